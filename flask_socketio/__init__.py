@@ -1,0 +1,1 @@
+"""Socket.IO for Flask (core in progress)."""

@@ -1,0 +1,1 @@
+"""pytest plugin for Flask-SocketIO apps: fixtures, markers and options (see ``plugin``)."""

@@ -1,0 +1,30 @@
+"""Client simulation for Flask-SocketIO apps.
+
+The in-process test client, network clients with the same interface, swarms of clients, the
+delivery ledger and fault injection. Names load lazily so that importing this package never pulls in
+optional dependencies (Locust, gevent) that a user's test does not need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "SocketIOTestClient": "flask_socketio_testing.inprocess",
+    "Client": "flask_socketio_testing.client",
+    "Swarm": "flask_socketio_testing.swarm",
+    "SwarmConnectStats": "flask_socketio_testing.swarm",
+    "DeliveryLedger": "flask_socketio_testing.ledger",
+    "DeliveryReport": "flask_socketio_testing.ledger",
+    "FaultProxy": "flask_socketio_testing.faults",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flask_socketio_testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
