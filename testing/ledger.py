@@ -1,0 +1,414 @@
+"""The delivery ledger: what was sent to whom, what arrived where, when, and how often.
+
+Senders stamp each payload (:mod:`flask_socketio_testing.stamp`) and name its expected recipients;
+receivers record every stamped arrival with its receive time. :meth:`DeliveryLedger.verify` then
+tells, per message and per recipient, what is missing, duplicated, misdelivered or out of order, and
+the latency percentiles (receive time minus send time, both ``time.time()``).
+
+The core needs no clients: recipients are plain string ids, and
+:meth:`DeliveryLedger.record_arrival` takes ``(client_id, payload, receive_time)``, so a Locust
+user or any other receiver can feed it.
+:meth:`DeliveryLedger.attach` is the convenience that hooks test clients (anything with
+``on(event, handler)``) for you. Thread- and greenlet-safe.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .stamp import read_stamp, stamp_payload
+
+__all__ = ["DeliveryLedger", "DeliveryReport"]
+
+_SHOW = 5  # problem examples shown by str(report)
+
+
+def _percentile(sorted_values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (like numpy's default) of an already sorted list."""
+    if not sorted_values:
+        return None
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+@dataclass
+class DeliveryReport:
+    """The outcome of :meth:`DeliveryLedger.verify`.
+
+    ``expected`` and ``delivered`` count (message, recipient) pairs; the problem fields list them:
+    ``missing`` and ``misdelivered`` hold ``(client_id, msg_id)``, ``duplicated`` holds
+    ``(client_id, msg_id, times_received)``, ``out_of_order`` holds ``(client_id, sender, msg_id)``
+    for an arrival whose sequence number is lower than one already received from that sender.
+    Latencies are seconds, from the first arrival of each expected pair.
+    """
+
+    messages: int
+    expected: int
+    delivered: int
+    missing: list[tuple[str, str]] = field(default_factory=list)
+    duplicated: list[tuple[str, str, int]] = field(default_factory=list)
+    misdelivered: list[tuple[str, str]] = field(default_factory=list)
+    out_of_order: list[tuple[str, str | None, str]] = field(default_factory=list)
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+    waited: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is missing, duplicated, misdelivered or out of order."""
+        return not (self.missing or self.duplicated or self.misdelivered or self.out_of_order)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Counts, percentiles and a few examples of each problem, JSON-serialisable."""
+        return {
+            "ok": self.ok,
+            "messages": self.messages,
+            "expected": self.expected,
+            "delivered": self.delivered,
+            "missing": len(self.missing),
+            "duplicated": len(self.duplicated),
+            "misdelivered": len(self.misdelivered),
+            "out_of_order": len(self.out_of_order),
+            "p50": self.p50,
+            "p95": self.p95,
+            "p99": self.p99,
+            "max": self.max,
+            "waited": self.waited,
+            "examples": {
+                "missing": [list(x) for x in self.missing[:_SHOW]],
+                "duplicated": [list(x) for x in self.duplicated[:_SHOW]],
+                "misdelivered": [list(x) for x in self.misdelivered[:_SHOW]],
+                "out_of_order": [list(x) for x in self.out_of_order[:_SHOW]],
+            },
+        }
+
+    def __str__(self) -> str:
+        def ms(value: float | None) -> str:
+            return "-" if value is None else f"{value * 1000:.1f} ms"
+
+        lines = [
+            f"DeliveryReport: {'OK' if self.ok else 'FAILED'} "
+            f"({self.messages} messages, waited {self.waited:.2f} s)",
+            f"  {'expected':<14}{self.expected:>8}",
+            f"  {'delivered':<14}{self.delivered:>8}",
+        ]
+        for name in ("missing", "duplicated", "misdelivered", "out_of_order"):
+            items = getattr(self, name)
+            line = f"  {name.replace('_', ' '):<14}{len(items):>8}"
+            if items:
+                shown = ", ".join("/".join(str(p) for p in item) for item in items[:_SHOW])
+                more = f", ... {len(items) - _SHOW} more" if len(items) > _SHOW else ""
+                line += f"   e.g. {shown}{more}"
+            lines.append(line)
+        lines.append(
+            f"  {'latency':<14}p50 {ms(self.p50)}  p95 {ms(self.p95)}  "
+            f"p99 {ms(self.p99)}  max {ms(self.max)}"
+        )
+        return "\n".join(lines)
+
+
+@dataclass
+class _Message:
+    msg_id: str
+    sender: str | None
+    seq: int
+    sent: float
+    recipients: frozenset[str]
+    index: int
+
+
+class DeliveryLedger:
+    """Records stamped messages with their expected recipients, and every arrival.
+
+    Typical use with test clients::
+
+        ledger = DeliveryLedger()
+        ledger.attach(swarm.clients, "news")
+        ledger.expect_room("lobby", swarm.clients[:200])
+        sender.emit("broadcast", ledger.stamp({"text": "hi"}, recipients="lobby"))
+        report = ledger.verify(timeout=5)
+        assert report.ok, str(report)
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition(threading.Lock())
+        self._prefix = uuid.uuid4().hex[:8]
+        self._counter = itertools.count()
+        self._seqs: dict[str | None, int] = {}
+        self._messages: dict[str, _Message] = {}
+        self._order: list[str] = []
+        self._rooms: dict[str, frozenset[str]] = {}
+        self._attached: set[str] = set()
+        self._ids: dict[int, tuple[Any, str]] = {}
+        # (msg_id, client_id) -> receive times; every stamped arrival, expected or not
+        self._arrivals: dict[tuple[str, str], list[float]] = {}
+        self._last_seq: dict[tuple[str, str | None], int] = {}
+        self._out_of_order: list[tuple[str, str | None, str]] = []
+        # msg_id -> expected recipients not yet reached; index of each incomplete message
+        self._pending: dict[str, int] = {}
+        self._incomplete: set[int] = set()
+
+    # -- identities -------------------------------------------------------------------------
+
+    def client_id(self, client: Any) -> str:
+        """The string id the ledger uses for ``client`` (a string is its own id).
+
+        Other objects get their ``name`` attribute if it is a string, else ``client-<n>``, and
+        keep that id for the ledger's lifetime.
+        """
+        if isinstance(client, str):
+            return client
+        with self._lock:
+            entry = self._ids.get(id(client))
+            if entry is None:
+                name = getattr(client, "name", None)
+                cid = name if isinstance(name, str) and name else f"client-{len(self._ids)}"
+                entry = (client, cid)  # keep a reference so id() is never reused
+                self._ids[id(client)] = entry
+            return entry[1]
+
+    def _resolve(self, recipients: Any) -> frozenset[str]:
+        if recipients is None:
+            with self._lock:
+                return frozenset(self._attached)
+        if isinstance(recipients, str):
+            with self._lock:
+                room = self._rooms.get(recipients)
+            if room is None:
+                raise KeyError(
+                    f"unknown room {recipients!r}: call "
+                    f"ledger.expect_room({recipients!r}, clients) first, or pass the recipients"
+                )
+            return room
+        return frozenset(self.client_id(c) for c in recipients)
+
+    def expect_room(self, room: str, clients: Iterable[Any]) -> None:
+        """Declare the members of ``room`` so that ``stamp(..., recipients=room)`` resolves."""
+        members = frozenset(self.client_id(c) for c in clients)
+        with self._lock:
+            self._rooms[room] = members
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def stamp(
+        self, payload: Any = None, *, sender: Any = None, recipients: Any = None
+    ) -> dict[str, Any]:
+        """Stamp ``payload`` and record who should receive it; returns the payload to emit.
+
+        ``recipients`` is a list of clients (or ids), a room name declared with
+        :meth:`expect_room`, or ``None`` for every client attached so far. ``sender`` (a client,
+        an id or ``None`` for the server) orders messages: each sender's messages get increasing
+        sequence numbers, and arrivals are checked against that order.
+        """
+        members = self._resolve(recipients)
+        sender_id = None if sender is None else self.client_id(sender)
+        with self._lock:
+            seq = self._seqs.get(sender_id, 0)
+            self._seqs[sender_id] = seq + 1
+            msg_id = f"{self._prefix}-{next(self._counter)}"
+        stamped = stamp_payload(payload, msg_id=msg_id, sender=sender_id, seq=seq)
+        self.expect(stamped["_ledger"], members)
+        return stamped
+
+    def expect(self, stamp: dict[str, Any], recipients: Iterable[Any]) -> None:
+        """Record a message stamped elsewhere (its stamp dict) and its expected recipients."""
+        members = self._resolve(recipients)
+        msg_id = str(stamp["id"])
+        with self._lock:
+            if msg_id in self._messages:
+                raise ValueError(f"message {msg_id!r} is already recorded")
+            self._messages[msg_id] = _Message(
+                msg_id,
+                stamp.get("sender"),
+                int(stamp.get("seq", 0)),
+                float(stamp["sent"]),
+                members,
+                len(self._order),
+            )
+            self._order.append(msg_id)
+            left = sum(1 for c in members if (msg_id, c) not in self._arrivals)
+            self._pending[msg_id] = left
+            if left:
+                self._incomplete.add(len(self._order) - 1)
+
+    def mark(self) -> int:
+        """A checkpoint: pass it as ``verify(since=...)`` to check only messages stamped later."""
+        with self._lock:
+            return len(self._order)
+
+    # -- receiving --------------------------------------------------------------------------
+
+    def record_arrival(
+        self, client_id: Any, payload: Any, receive_time: float | None = None
+    ) -> dict[str, Any] | None:
+        """Record that ``client_id`` received ``payload``; returns its stamp (None if unstamped).
+
+        ``receive_time`` defaults to ``time.time()`` now. Unstamped payloads are ignored.
+        """
+        now = time.time() if receive_time is None else receive_time
+        stamp = read_stamp(payload)
+        if stamp is None:
+            return None
+        cid = self.client_id(client_id)
+        msg_id = str(stamp["id"])
+        sender = stamp.get("sender")
+        seq = int(stamp.get("seq", 0))
+        with self._lock:
+            times = self._arrivals.setdefault((msg_id, cid), [])
+            times.append(now)
+            msg = self._messages.get(msg_id)
+            if len(times) == 1 and msg is not None and cid in msg.recipients:
+                self._pending[msg_id] -= 1
+                if self._pending[msg_id] == 0:
+                    self._incomplete.discard(msg.index)
+                    self._lock.notify_all()
+            key = (cid, sender)
+            last = self._last_seq.get(key)
+            if last is not None and seq < last:
+                self._out_of_order.append((cid, sender, msg_id))
+            elif last is None or seq > last:
+                self._last_seq[key] = seq
+        return stamp
+
+    def attach(self, clients: Iterable[Any], event: str, namespace: str | None = None) -> None:
+        """Record every arrival of ``event`` at each client, with its receive time.
+
+        A client is anything with ``on(event, handler)`` (the in-process test client and the
+        network :class:`~flask_socketio_testing.Client`). Attached clients are the default
+        recipients of :meth:`stamp`.
+        """
+        for client in clients:
+            cid = self.client_id(client)
+            on = getattr(client, "on", None)
+            if on is None:
+                raise TypeError(
+                    f"{client!r} has no on(event, handler); record its arrivals with "
+                    "ledger.record_arrival(client_id, payload) instead"
+                )
+
+            def handler(*args: Any, _cid: str = cid) -> None:
+                self.record_arrival(_cid, list(args), time.time())
+
+            if namespace is None:
+                on(event, handler)
+            else:
+                on(event, handler, namespace=namespace)
+            with self._lock:
+                self._attached.add(cid)
+
+    # -- checking ---------------------------------------------------------------------------
+
+    def wait(self, timeout: float = 5.0, *, since: int = 0) -> bool:
+        """Wait until every expected (message, recipient) pair arrived; False on timeout.
+
+        ``since`` (from :meth:`mark`) waits only for messages stamped after that checkpoint.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._lock:
+            while self._incomplete and max(self._incomplete) >= since:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(min(left, 0.5))
+            return True
+
+    def verify(
+        self, timeout: float = 5.0, *, since: int = 0, settle: float = 0.1
+    ) -> DeliveryReport:
+        """Wait up to ``timeout`` s for all expected arrivals, then report.
+
+        After everything expected arrived, waits ``settle`` s more so that duplicates and
+        misdeliveries have a chance to show. ``since`` (from :meth:`mark`) limits the report to
+        messages stamped after that checkpoint.
+        """
+        start = time.monotonic()
+        if self.wait(timeout, since=since) and settle > 0:
+            time.sleep(settle)
+        return self.report(since=since, waited=time.monotonic() - start)
+
+    def report(self, *, since: int = 0, waited: float = 0.0) -> DeliveryReport:
+        """The report for what was recorded so far, without waiting."""
+        with self._lock:
+            ids = self._order[since:]
+            chosen = set(ids)
+            expected = delivered = 0
+            missing: list[tuple[str, str]] = []
+            latencies: list[float] = []
+            for msg_id in ids:
+                msg = self._messages[msg_id]
+                for cid in sorted(msg.recipients):
+                    expected += 1
+                    times = self._arrivals.get((msg_id, cid))
+                    if times:
+                        delivered += 1
+                        latencies.append(times[0] - msg.sent)
+                    else:
+                        missing.append((cid, msg_id))
+            duplicated: list[tuple[str, str, int]] = []
+            misdelivered: list[tuple[str, str]] = []
+            for (msg_id, cid), times in self._arrivals.items():
+                if msg_id not in chosen:
+                    continue
+                if cid not in self._messages[msg_id].recipients:
+                    misdelivered.append((cid, msg_id))
+                if len(times) > 1:
+                    duplicated.append((cid, msg_id, len(times)))
+            out_of_order = [x for x in self._out_of_order if x[2] in chosen]
+        latencies.sort()
+        return DeliveryReport(
+            messages=len(ids),
+            expected=expected,
+            delivered=delivered,
+            missing=missing,
+            duplicated=sorted(duplicated),
+            misdelivered=sorted(misdelivered),
+            out_of_order=out_of_order,
+            p50=_percentile(latencies, 50),
+            p95=_percentile(latencies, 95),
+            p99=_percentile(latencies, 99),
+            max=latencies[-1] if latencies else None,
+            waited=waited,
+        )
+
+    # -- helpers for reconnection reports ---------------------------------------------------
+
+    def missing_between(self, client_id: Any, start: float, end: float) -> list[str]:
+        """Ids of messages expected at ``client_id``, sent in ``[start, end]``, not received."""
+        cid = self.client_id(client_id)
+        with self._lock:
+            return [
+                m
+                for m in self._order
+                if start <= self._messages[m].sent <= end
+                and cid in self._messages[m].recipients
+                and not self._arrivals.get((m, cid))
+            ]
+
+    def clear(self) -> None:
+        """Forget all messages and arrivals (rooms, attachments and client ids stay)."""
+        with self._lock:
+            self._messages.clear()
+            self._order.clear()
+            self._arrivals.clear()
+            self._last_seq.clear()
+            self._out_of_order.clear()
+            self._seqs.clear()
+            self._pending.clear()
+            self._incomplete.clear()
+            self._lock.notify_all()
+
+    @property
+    def unknown(self) -> int:
+        """Stamped arrivals of messages this ledger never stamped nor was told to expect."""
+        with self._lock:
+            return sum(len(t) for (m, _), t in self._arrivals.items() if m not in self._messages)
