@@ -1,0 +1,104 @@
+"""Running a Socket.IO handler inside the Flask context of its connection.
+
+Every handler runs with the app and request context of the connection's handshake request, with
+``request.sid``, ``request.namespace`` and ``request.event`` set. Building that context is most of
+the cost of a handler call, so the parts that cannot change during a connection (URL matching and
+the forked session) are computed once per connection and kept in its WSGI environ.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import flask
+from flask.ctx import RequestContext
+from flask.sessions import SessionMixin
+
+#: environ keys this module keeps per connection.
+SESSION_KEY = "flask_socketio.session"
+MATCH_KEY = "flask_socketio.url_match"
+
+
+class ManagedSession(dict, SessionMixin):
+    """The connection's own copy of the Flask session (``manage_session=True``).
+
+    It is forked from the HTTP session when the connection's first handler runs; changes made by
+    handlers persist for the rest of the connection and never reach HTTP routes.
+    """
+
+
+class EventContext(RequestContext):
+    """A request context for a Socket.IO handler that matches the URL once per connection.
+
+    The handshake URL never changes during a connection, so the routing result of the first event
+    is stored in the environ and reused (``match_request`` is Flask's documented hook for this).
+    """
+
+    def match_request(self) -> None:
+        environ = self.request.environ
+        cached = environ.get(MATCH_KEY)
+        if cached is None:
+            super().match_request()
+            cached = (
+                getattr(self.request, "url_rule", None),
+                getattr(self.request, "view_args", None),
+                getattr(self.request, "routing_exception", None),
+            )
+            environ[MATCH_KEY] = cached
+        else:
+            request = self.request
+            request.url_rule, request.view_args, request.routing_exception = cached
+
+
+def _set_context_session(ctx: RequestContext, session: SessionMixin) -> None:
+    """Install ``session`` as the session of a pushed context, across Flask versions."""
+    if hasattr(ctx, "_session"):  # Flask >= 3.1.3 keeps it in a private attribute
+        ctx._session = session
+    else:  # pragma: no cover - older Flask
+        ctx.session = session
+
+
+def push_event_context(
+    app: flask.Flask, environ: dict, manage_session: bool
+) -> tuple[RequestContext, SessionMixin]:
+    """Push the Flask context for one handler call and return it with the session in use."""
+    if manage_session:
+        forked = environ.get(SESSION_KEY)
+        if forked is not None:
+            ctx = EventContext(app, environ, session=forked)
+            ctx.push()
+            return ctx, forked
+        ctx = EventContext(app, environ)
+        ctx.push()
+        forked = ManagedSession(ctx.session)
+        environ[SESSION_KEY] = forked
+        _set_context_session(ctx, forked)
+        return ctx, forked
+    ctx = EventContext(app, environ)
+    ctx.push()
+    return ctx, flask.session._get_current_object()  # type: ignore[attr-defined]
+
+
+def save_flask_session(app: flask.Flask, session: SessionMixin) -> None:
+    """Save a session that Flask's session interface manages (``manage_session=False``)."""
+    if getattr(session, "modified", True):
+        app.session_interface.save_session(app, session, app.response_class())
+
+
+def accepts_argument(handler: Callable[..., Any]) -> bool:
+    """Whether ``handler`` can be called with one positional argument.
+
+    Connect handlers may take ``auth`` or nothing and disconnect handlers ``reason`` or nothing;
+    deciding from the signature once avoids calling a handler twice when it raises ``TypeError``.
+    """
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):  # builtins and some C callables
+        return True
+    try:
+        signature.bind(None)
+    except TypeError:
+        return False
+    return True

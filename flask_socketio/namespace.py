@@ -1,0 +1,112 @@
+"""Class-based handlers: a :class:`Namespace` subclass with ``on_<event>`` methods."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import socketio
+
+if TYPE_CHECKING:
+    from .extension import SocketIO
+    from .server import Server
+
+# The server that is dispatching the current namespace event (one Namespace may serve several
+# servers when an app factory calls init_app more than once).
+_dispatching_server: ContextVar[Server | None] = ContextVar("_dispatching_server", default=None)
+
+
+class Namespace(socketio.Namespace):
+    """Handlers for one namespace, as methods named ``on_<event>``.
+
+    Register an instance with :meth:`SocketIO.on_namespace`. Each handler runs in the Flask context
+    of its connection, like decorated handlers. Define ``error(self, exc)`` to handle exceptions
+    escaping this namespace's handlers; its return value becomes the ack, as with ``on_error``.
+    """
+
+    def __init__(self, namespace: str | None = None) -> None:
+        super().__init__(namespace)
+        self.socketio: SocketIO | None = None
+
+    def _set_socketio(self, socketio: SocketIO) -> None:
+        self.socketio = socketio
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        """Run the ``on_<event>`` method for ``event``; unknown events are ignored.
+
+        Subclasses may override this to route events differently and call ``super()``.
+        """
+        handler = getattr(self, "on_" + (event or ""), None)
+        if handler is None:
+            return None
+        socketio_ext = self._require_socketio()
+        server = _dispatching_server.get() or socketio_ext.server
+        return socketio_ext._dispatch_namespace_event(server, self, event, handler, args)
+
+    def emit(
+        self,
+        event: str,
+        data: Any = None,
+        room: str | None = None,
+        include_self: bool = True,
+        namespace: str | None = None,
+        callback: Any = None,
+        to: str | None = None,
+        skip_sid: Any = None,
+    ) -> None:
+        """Emit ``event`` to one or more clients; the namespace defaults to this one."""
+        args = () if data is None else (data,)
+        self._require_socketio().emit(
+            event,
+            *args,
+            to=to or room,
+            include_self=include_self,
+            skip_sid=skip_sid,
+            namespace=namespace or self.namespace,
+            callback=callback,
+        )
+
+    def send(
+        self,
+        data: Any,
+        room: str | None = None,
+        include_self: bool = True,
+        namespace: str | None = None,
+        callback: Any = None,
+        to: str | None = None,
+    ) -> None:
+        """Send a ``message`` event; the namespace defaults to this one."""
+        self._require_socketio().send(
+            data,
+            to=to or room,
+            include_self=include_self,
+            namespace=namespace or self.namespace,
+            callback=callback,
+        )
+
+    def close_room(self, room: str, namespace: str | None = None) -> None:
+        """Remove every client from ``room``; the namespace defaults to this one."""
+        self._require_socketio().close_room(room=room, namespace=namespace or self.namespace)
+
+    def _require_socketio(self) -> SocketIO:
+        if self.socketio is None:
+            raise RuntimeError(
+                f"Namespace {self.namespace!r} is not registered: call socketio.on_namespace(...)"
+            )
+        return self.socketio
+
+
+class BoundNamespace(socketio.Namespace):
+    """What one server registers for a user's :class:`Namespace`: it records which server
+    dispatches, so the same Namespace object can serve every server its ``SocketIO`` builds."""
+
+    def __init__(self, user_namespace: Namespace) -> None:
+        super().__init__(user_namespace.namespace)
+        self.user_namespace = user_namespace
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        token = _dispatching_server.set(self.server)
+        try:
+            return self.user_namespace.trigger_event(event, *args)
+        finally:
+            _dispatching_server.reset(token)

@@ -1,0 +1,132 @@
+"""The python-socketio server that Flask-SocketIO builds, and the WSGI middleware in front of it.
+
+The subclass adds two things to python-socketio's ``Server``:
+
+- in-process peers: a test client registers a callable per Engine.IO session and receives what
+  the server would have written to the wire, so test clients and real network clients are served
+  side by side by one unchanged server;
+- a protocol fix: a CONNECT to an unknown namespace is refused with the payload Socket.IO v5
+  specifies (``{"message": "Invalid namespace"}``) instead of a bare string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flask
+import socketio
+from socketio import packet
+
+#: WSGI environ keys set for every request that goes through the middleware.
+APP_KEY = "flask.app"
+SERVER_KEY = "flask_socketio.server"
+
+Deliver = Callable[[Any], None]
+
+
+class Server(socketio.Server):
+    """python-socketio's server with in-process peers and stricter namespace handling."""
+
+    def __init__(self, *, flask_app: flask.Flask | None = None, **options: Any) -> None:
+        self.flask_app = flask_app
+        self._inprocess: dict[str, Deliver] = {}
+        super().__init__(**options)
+
+    # -- in-process peers --------------------------------------------------------------------
+
+    def attach_inprocess(self, eio_sid: str, deliver: Deliver) -> None:
+        """Deliver every Engine.IO message for ``eio_sid`` to ``deliver`` instead of the wire.
+
+        ``deliver`` receives one payload per call, a ``str`` packet or a ``bytes`` attachment,
+        exactly as a network client's Engine.IO layer would. Events from an in-process peer run
+        synchronously, so a handler's exception reaches the caller that sent the event.
+        """
+        self._inprocess[eio_sid] = deliver
+
+    def detach_inprocess(self, eio_sid: str) -> None:
+        """Forget an in-process peer registered with :meth:`attach_inprocess`."""
+        self._inprocess.pop(eio_sid, None)
+
+    def is_inprocess(self, eio_sid: str) -> bool:
+        """Whether ``eio_sid`` belongs to an in-process peer."""
+        return eio_sid in self._inprocess
+
+    def _send_packet(self, eio_sid: str, pkt: Any) -> None:
+        deliver = self._inprocess.get(eio_sid)
+        if deliver is None:
+            super()._send_packet(eio_sid, pkt)
+            return
+        encoded = pkt.encode()
+        if isinstance(encoded, list):
+            for part in encoded:
+                deliver(part)
+        else:
+            deliver(encoded)
+
+    def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
+        deliver = self._inprocess.get(eio_sid)
+        if deliver is None:
+            super()._send_eio_packet(eio_sid, eio_pkt)
+        else:
+            deliver(eio_pkt.data)
+
+    def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
+        if eio_sid not in self._inprocess:
+            super()._handle_event(eio_sid, namespace, id, data)
+            return
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if not self.manager.is_connected(sid, namespace):
+            self.logger.warning("%s is not connected to namespace %s", sid, namespace)
+            return
+        self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+
+    # -- connection handling ---------------------------------------------------------------
+
+    def _handle_eio_connect(self, eio_sid: str, environ: dict) -> Any:
+        if self.flask_app is not None:
+            environ.setdefault(APP_KEY, self.flask_app)
+        environ[SERVER_KEY] = self
+        return super()._handle_eio_connect(eio_sid, environ)
+
+    def _namespace_exists(self, namespace: str) -> bool:
+        return (
+            namespace in self.handlers
+            or namespace in self.namespace_handlers
+            or self.namespaces == "*"
+            or namespace in (self.namespaces or ())
+        )
+
+    def _handle_connect(self, eio_sid: str, namespace: str, data: Any) -> None:
+        namespace = namespace or "/"
+        if not self._namespace_exists(namespace):
+            self._send_packet(
+                eio_sid,
+                self.packet_class(
+                    packet.CONNECT_ERROR,
+                    data={"message": "Invalid namespace"},
+                    namespace=namespace,
+                ),
+            )
+            return
+        super()._handle_connect(eio_sid, namespace, data)
+
+
+class Middleware(socketio.WSGIApp):
+    """WSGI middleware: Socket.IO traffic goes to the server, everything else to Flask.
+
+    It records the Flask app and the server in the environ, so handlers and ``emit`` calls made
+    while serving a request find the server that belongs to that app.
+    """
+
+    def __init__(self, server: Server, flask_app: flask.Flask, socketio_path: str) -> None:
+        self.flask_app = flask_app
+        self.socketio_server = server
+        super().__init__(server, flask_app.wsgi_app, socketio_path=socketio_path)
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+        environ = dict(environ)
+        environ[APP_KEY] = self.flask_app
+        environ[SERVER_KEY] = self.socketio_server
+        return super().__call__(environ, start_response)

@@ -1,0 +1,280 @@
+"""Web servers for each async mode, behind one small handle.
+
+``make_server`` binds (port 0 picks a free port, read back from ``handle.port``) without serving,
+so a caller that needs the port — a test fixture, ``run()`` printing its address — never has to
+close and re-bind. ``shutdown()`` works in every mode and from any thread or handler, and closes
+open connections too, so clients notice and reconnect when the server comes back.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import flask
+
+    from .extension import SocketIO
+
+_SSL_ARGS = (
+    "keyfile",
+    "certfile",
+    "server_side",
+    "cert_reqs",
+    "ssl_version",
+    "ca_certs",
+    "do_handshake_on_connect",
+    "suppress_ragged_eofs",
+    "ciphers",
+)
+
+
+class ServerHandle(Protocol):
+    """A bound web server: ``port`` is known before ``serve_forever()`` is called."""
+
+    host: str
+    port: int
+    async_mode: str
+
+    def serve_forever(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+class WerkzeugHandle:
+    """Werkzeug's threaded server (WebSocket through simple-websocket), for ``threading``."""
+
+    async_mode = "threading"
+
+    def __init__(self, app: Any, host: str, port: int, ssl_context: Any = None, **kwargs: Any):
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        connections: set[socket.socket] = set()
+        lock = threading.Lock()
+
+        class TrackingHandler(WSGIRequestHandler):
+            """Remembers open connections so that shutdown() can close them."""
+
+            def setup(self) -> None:
+                super().setup()
+                with lock:
+                    connections.add(self.connection)
+
+            def finish(self) -> None:
+                with lock:
+                    connections.discard(self.connection)
+                super().finish()
+
+            def log_request(self, *args: Any, **kw: Any) -> None:
+                if log_output:
+                    super().log_request(*args, **kw)
+
+        log_output = kwargs.pop("log_output", True)
+        self._connections = connections
+        self._lock = lock
+        self._server = make_server(
+            host,
+            port,
+            app,
+            threaded=True,
+            request_handler=TrackingHandler,
+            ssl_context=ssl_context,
+            **kwargs,
+        )
+        self.host = host
+        self.port = self._server.port
+        self._serving = threading.Event()
+
+    def serve_forever(self) -> None:
+        self._serving.set()
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
+
+    def shutdown(self) -> None:
+        if self._serving.is_set():
+            self._server.shutdown()
+        else:
+            self._server.server_close()
+        with self._lock:
+            open_connections = list(self._connections)
+        for conn in open_connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class GeventHandle:
+    """gevent's pywsgi server, with gevent-websocket's handler when it is installed."""
+
+    async_mode = "gevent"
+
+    def __init__(self, app: Any, host: str, port: int, log_output: bool = True, **kwargs: Any):
+        from gevent import pywsgi
+
+        try:
+            from geventwebsocket.handler import WebSocketHandler
+        except ImportError:  # WebSocket then comes from simple-websocket (slower disconnects)
+            WebSocketHandler = None
+        if WebSocketHandler is not None:
+            kwargs["handler_class"] = WebSocketHandler
+        self._server = pywsgi.WSGIServer(
+            (host, port), app, log="default" if log_output else None, **kwargs
+        )
+        self._server.init_socket()
+        self.host = host
+        self.port = self._server.server_port
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def shutdown(self) -> None:
+        self._server.stop(timeout=1)
+
+
+class EventletHandle:
+    """eventlet's WSGI server (eventlet is in maintenance mode upstream; prefer gevent)."""
+
+    async_mode = "eventlet"
+
+    def __init__(self, app: Any, host: str, port: int, log_output: bool = True, **kwargs: Any):
+        import eventlet
+        import eventlet.green.socket
+
+        addresses = eventlet.green.socket.getaddrinfo(host, port)
+        if not addresses:
+            raise RuntimeError(f"Could not resolve host {host!r} to an address")
+        self._socket = eventlet.listen(addresses[0][4], addresses[0][0])
+        ssl_params = {k: kwargs.pop(k) for k in _SSL_ARGS if kwargs.get(k) is not None}
+        for k in _SSL_ARGS:
+            kwargs.pop(k, None)
+        if ssl_params:
+            ssl_params["server_side"] = True
+            self._socket = eventlet.wrap_ssl(self._socket, **ssl_params)
+        self._app = app
+        self._kwargs = dict(kwargs, log_output=log_output)
+        self.host = host
+        self.port = self._socket.getsockname()[1]
+        self._stopping = False
+
+    def serve_forever(self) -> None:
+        import eventlet.wsgi
+
+        try:
+            eventlet.wsgi.server(self._socket, self._app, **self._kwargs)
+        except OSError:
+            if not self._stopping:
+                raise
+
+    def shutdown(self) -> None:
+        self._stopping = True
+        self._socket.close()
+
+
+def make_server(
+    app: flask.Flask,
+    socketio: SocketIO,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    **kwargs: Any,
+) -> ServerHandle:
+    """Bind a web server for ``app`` in the async mode of ``socketio`` (port 0: a free port)."""
+    mode = socketio.async_mode or socketio._require_server().async_mode
+    if mode == "threading":
+        return WerkzeugHandle(app, host, port, **kwargs)
+    if mode in ("gevent", "gevent_uwsgi"):
+        return GeventHandle(app, host, port, **kwargs)
+    if mode == "eventlet":
+        return EventletHandle(app, host, port, **kwargs)
+    raise ValueError(f"No built-in web server for async_mode {mode!r}")
+
+
+def run(
+    socketio: SocketIO,
+    app: flask.Flask,
+    host: str | None = None,
+    port: int | None = None,
+    **kwargs: Any,
+) -> None:
+    """Serve ``app`` until stopped: the implementation of :meth:`SocketIO.run`."""
+    from werkzeug.debug import DebuggedApplication
+
+    server = socketio._require_server()
+    if host is None:
+        host = "127.0.0.1"
+    if port is None:
+        server_name = app.config.get("SERVER_NAME")
+        port = int(server_name.rsplit(":", 1)[1]) if server_name and ":" in server_name else 5000
+    debug = kwargs.pop("debug", app.debug)
+    log_output = kwargs.pop("log_output", debug)
+    use_reloader = kwargs.pop("use_reloader", debug)
+    reloader_options = dict(kwargs.pop("reloader_options", {}) or {})
+    extra_files = kwargs.pop("extra_files", None)
+    if extra_files:
+        reloader_options["extra_files"] = extra_files
+    allow_unsafe_werkzeug = kwargs.pop("allow_unsafe_werkzeug", False)
+    app.debug = debug
+    mode = server.async_mode
+
+    if mode == "threading":
+        _check_werkzeug_allowed(allow_unsafe_werkzeug)
+        if use_reloader:
+            # the reloader restarts the process, so the server is Werkzeug's own run_simple
+            app.run(
+                host=host,
+                port=port,
+                threaded=True,
+                use_reloader=True,
+                **reloader_options,
+                **kwargs,
+            )
+            return
+        handle: ServerHandle = WerkzeugHandle(app, host, port, log_output=log_output, **kwargs)
+        _log_startup(handle)
+    else:
+        if debug and socketio.sockio_mw is not None:
+            # the debugger sits between the Socket.IO middleware and the Flask app
+            socketio.sockio_mw.wsgi_app = DebuggedApplication(
+                socketio.sockio_mw.wsgi_app, evalex=True
+            )
+        if mode == "gevent" and use_reloader:
+            from gevent import monkey
+
+            monkey.patch_thread()
+            monkey.patch_time()
+        handle = make_server(app, socketio, host, port, log_output=log_output, **kwargs)
+    socketio.wsgi_server = handle
+    try:
+        if use_reloader and mode != "threading":
+            from werkzeug._reloader import run_with_reloader
+
+            run_with_reloader(handle.serve_forever, **reloader_options)
+        else:
+            handle.serve_forever()
+    finally:
+        socketio.wsgi_server = None
+
+
+def _check_werkzeug_allowed(allow_unsafe_werkzeug: bool) -> None:
+    """Werkzeug is a development server: refuse it when stdin is not a terminal (a deployment)."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        return
+    if not allow_unsafe_werkzeug:
+        raise RuntimeError(
+            "The Werkzeug web server (async_mode='threading') is a development server and stdin "
+            "is not a terminal, which looks like a deployment. Use gevent (pip install gevent "
+            "gevent-websocket) for production, or pass allow_unsafe_werkzeug=True to run()."
+        )
+    from werkzeug._internal import _log
+
+    _log("warning", "Werkzeug appears to be used in a deployment; consider gevent instead.")
+
+
+def _log_startup(handle: WerkzeugHandle) -> None:
+    log_startup = getattr(handle._server, "log_startup", None)
+    if log_startup is not None:
+        log_startup()
