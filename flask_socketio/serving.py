@@ -62,6 +62,12 @@ class WerkzeugHandle:
                 with lock:
                     connections.add(self.connection)
 
+            def run_wsgi(self) -> None:
+                super().run_wsgi()
+                if self.headers.get("Upgrade", "").lower() == "websocket":
+                    # the socket carried WebSocket frames: never parse what follows as HTTP
+                    self.close_connection = True
+
             def finish(self) -> None:
                 with lock:
                     connections.discard(self.connection)
@@ -71,7 +77,7 @@ class WerkzeugHandle:
                 if log_output:
                     super().log_request(*args, **kw)
 
-        log_output = kwargs.pop("log_output", True)
+        log_output = kwargs.pop("log_output", False)
         self._connections = connections
         self._lock = lock
         self._server = make_server(
@@ -113,7 +119,7 @@ class GeventHandle:
 
     async_mode = "gevent"
 
-    def __init__(self, app: Any, host: str, port: int, log_output: bool = True, **kwargs: Any):
+    def __init__(self, app: Any, host: str, port: int, log_output: bool = False, **kwargs: Any):
         from gevent import pywsgi
 
         try:
@@ -141,7 +147,7 @@ class EventletHandle:
 
     async_mode = "eventlet"
 
-    def __init__(self, app: Any, host: str, port: int, log_output: bool = True, **kwargs: Any):
+    def __init__(self, app: Any, host: str, port: int, log_output: bool = False, **kwargs: Any):
         import eventlet
         import eventlet.green.socket
 
