@@ -1,0 +1,320 @@
+"""Flask-SocketIO application driven by the Playwright specs in this folder.
+
+Run by Playwright's ``webServer`` (see playwright.config.ts); serves with gevent and
+gevent-websocket on 127.0.0.1, port 0 (the kernel picks a free port), and prints
+``E2E_APP_PORT=<port>`` once it accepts connections.
+
+The main server serves the test page, the socket.io-client builds from ``node_modules``
+and a small control API. ``POST /control/spawn`` starts another Socket.IO server
+(own Flask app, own ``SocketIO``, own port) with the options a spec asks for
+(``cors_allowed_origins``, ``serializer='msgpack'``); ``POST /control/restart/<id>``
+stops it, dropping every connection and all server state, and starts a brand new one on
+the same port, as a process restart would; ``POST /control/stop/<id>`` stops it.
+Each spec spawns its own servers, so specs running in parallel never share state.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()  # before anything imports socket, threading or socketio
+
+import argparse  # noqa: E402
+import itertools  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gevent  # noqa: E402
+from flask import (  # noqa: E402
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+)
+from gevent.pywsgi import WSGIServer  # noqa: E402
+from geventwebsocket.handler import WebSocketHandler  # noqa: E402
+
+from flask_socketio import (  # noqa: E402
+    ConnectionRefusedError,
+    SocketIO,
+    disconnect,
+    emit,
+    join_room,
+    leave_room,
+)
+
+HERE = Path(__file__).resolve().parent
+NODE_MODULES = HERE / "node_modules"
+
+#: Engine.IO limit for one incoming message (websocket) or POST body (polling).
+MAX_HTTP_BUFFER_SIZE = 100_000
+#: The token that opens the /private namespace.
+PRIVATE_TOKEN = "letmein"
+
+#: Browser builds the page may load: name -> (node_modules package folder, file).
+CLIENT_BUILDS = {
+    "socket.io-client": "dist/socket.io.js",
+    "socket.io-client-4.4": "dist/socket.io.js",
+    "socket.io-client-4.0": "dist/socket.io.js",
+    "socket.io-client-3.1": "dist/socket.io.js",
+}
+
+pages = Blueprint(
+    "pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+)
+
+
+@pages.get("/")
+def page() -> str:
+    """The test page: loads the socket.io-client build named by ?client=."""
+    client = request.args.get("client", "socket.io-client")
+    if client not in CLIENT_BUILDS:
+        abort(404)
+    return render_template("page.html", client=client, client_file=CLIENT_BUILDS[client])
+
+
+@pages.get("/vendor/<client>/<path:filename>")
+def vendor(client: str, filename: str) -> Response:
+    """Serve the files of one installed client package (no CDN)."""
+    if client not in CLIENT_BUILDS and client != "notepack.io":
+        abort(404)
+    return send_from_directory(NODE_MODULES / client, filename, max_age=0)
+
+
+@pages.get("/vendor/msgpack-parser.js")
+def msgpack_parser() -> Response:
+    """socket.io-msgpack-parser for the browser, exposed as ``window.msgpackParser``.
+
+    The package ships CommonJS only; a ten-line ``require`` shim avoids a bundler.
+    """
+    parser = (NODE_MODULES / "socket.io-msgpack-parser" / "index.js").read_text()
+    emitter = (NODE_MODULES / "component-emitter" / "index.js").read_text()
+    body = (
+        "(function () {\n"
+        "  function load(src) { var module = {exports: {}};"
+        " src(module, module.exports); return module.exports; }\n"
+        "  var Emitter = load(function (module, exports) {\n" + emitter + "\n});\n"
+        "  function require(name) {\n"
+        "    if (name === 'notepack.io') return window.notepack;\n"
+        "    if (name === 'component-emitter') return Emitter;\n"
+        "    throw new Error('msgpack-parser shim: unknown module ' + name);\n"
+        "  }\n"
+        "  window.msgpackParser = load(function (module, exports) {\n" + parser + "\n});\n"
+        "})();\n"
+    )
+    return Response(body, mimetype="application/javascript")
+
+
+@pages.get("/config")
+def config() -> Response:
+    """Facts the specs need about the server."""
+    return jsonify(max_http_buffer_size=MAX_HTTP_BUFFER_SIZE, private_token=PRIVATE_TOKEN)
+
+
+@pages.route("/login", methods=["POST"])
+def login() -> Response:
+    """Log a user in through plain HTTP: stores the name in the Flask session cookie."""
+    session["user"] = request.get_json(force=True)["user"]
+    return jsonify(ok=True)
+
+
+def build_app(**socketio_options: Any) -> tuple[Flask, SocketIO]:
+    """A Flask app and a SocketIO with every handler the specs use."""
+    app = Flask(__name__, static_folder=None, template_folder=str(HERE / "templates"))
+    app.config["SECRET_KEY"] = "e2e-only-secret"
+    app.register_blueprint(pages)
+    socketio_options.setdefault("max_http_buffer_size", MAX_HTTP_BUFFER_SIZE)
+    socketio = SocketIO(app, async_mode="gevent", **socketio_options)
+    auth_seen: dict[str, Any] = {}
+
+    def whoami() -> dict[str, Any]:
+        sid = request.sid  # type: ignore[attr-defined]
+        namespace = request.namespace  # type: ignore[attr-defined]
+        server = socketio.server
+        return {
+            "sid": sid,
+            "eio_sid": server.manager.eio_sid_from_sid(sid, namespace),
+            "namespace": namespace,
+            "transport": server.transport(sid, namespace),
+            "auth": auth_seen.get(sid),
+            "user": session.get("user"),
+        }
+
+    @socketio.on("connect")
+    def on_connect(auth: Any = None) -> None:
+        auth_seen[request.sid] = auth  # type: ignore[attr-defined]
+
+    @socketio.on("disconnect")
+    def on_disconnect(reason: Any = None) -> None:
+        auth_seen.pop(request.sid, None)  # type: ignore[attr-defined]
+
+    @socketio.on("whoami")
+    def on_whoami() -> dict[str, Any]:
+        return whoami()
+
+    @socketio.on("echo")
+    def on_echo(data: Any) -> Any:
+        return data
+
+    @socketio.on("echo_event")
+    def on_echo_event(data: Any) -> None:
+        emit("echoed", data)
+
+    @socketio.on("ask")
+    def on_ask(question: Any) -> Any:
+        # server -> browser with ack: blocks this handler until the page answers
+        answer = socketio.call("question", question, to=request.sid, timeout=10)  # type: ignore[attr-defined]
+        return {"browser_answered": answer}
+
+    @socketio.on("join")
+    def on_join(room: str) -> bool:
+        join_room(room)
+        return True
+
+    @socketio.on("leave")
+    def on_leave(room: str) -> bool:
+        leave_room(room)
+        return True
+
+    @socketio.on("room_broadcast")
+    def on_room_broadcast(data: dict[str, Any]) -> bool:
+        # the fence goes to everyone in the test after the room message: a page that
+        # sees the fence without the message never got it (per-connection order)
+        socketio.emit("room_msg", data["msg"], to=data["room"])
+        socketio.emit("fence", data["fence"], to=data["fence_room"])
+        return True
+
+    @socketio.on("kick_me")
+    def on_kick_me() -> None:
+        disconnect()
+
+    @socketio.on("connect", namespace="/chat")
+    def on_chat_connect(auth: Any = None) -> None:
+        auth_seen[request.sid] = auth  # type: ignore[attr-defined]
+
+    @socketio.on("whoami", namespace="/chat")
+    def on_chat_whoami() -> dict[str, Any]:
+        return whoami()
+
+    @socketio.on("connect", namespace="/private")
+    def on_private_connect(auth: Any = None) -> None:
+        if not isinstance(auth, dict) or auth.get("token") != PRIVATE_TOKEN:
+            raise ConnectionRefusedError("not authorized", {"code": 4001, "hint": "send a token"})
+
+    @socketio.on("whoami", namespace="/private")
+    def on_private_whoami() -> dict[str, Any]:
+        return whoami()
+
+    return app, socketio
+
+
+def listen(port: int) -> socket.socket:
+    """A listening socket on 127.0.0.1 (port 0: the kernel picks a free one)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    return sock
+
+
+class Spawned:
+    """One extra Socket.IO server on its own port, restartable on that port."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self.port = 0
+        self.wsgi: WSGIServer | None = None
+        self.socketio: SocketIO | None = None
+        self.start()
+
+    def start(self) -> None:
+        app, self.socketio = build_app(**self.options)
+        listener = listen(self.port)
+        self.port = listener.getsockname()[1]
+        self.wsgi = WSGIServer(listener, app, handler_class=WebSocketHandler, log=None)
+        self.wsgi.start()
+
+    def stop(self) -> None:
+        if self.wsgi is not None:
+            # closes the listener, then kills every open connection (long polls,
+            # websockets) after a short grace period
+            self.wsgi.stop(timeout=0.2)
+            self.wsgi = None
+        if self.socketio is not None:
+            self.socketio.server.eio.shutdown()
+            self.socketio = None
+
+
+spawned: dict[str, Spawned] = {}
+spawn_ids = itertools.count(1)
+
+
+def build_main_app() -> tuple[Flask, SocketIO]:
+    """The main server: default options (same-origin only) plus the control API."""
+    app, socketio = build_app()
+
+    @app.post("/control/spawn")
+    def spawn() -> Response:
+        options = request.get_json(force=True) or {}
+        allowed = {"cors_allowed_origins", "serializer", "cors_credentials"}
+        unknown = set(options) - allowed
+        if unknown:
+            return jsonify(error=f"unknown options {sorted(unknown)}"), 400
+        server_id = str(next(spawn_ids))
+        spawned[server_id] = Spawned(options)
+        return jsonify(id=server_id, port=spawned[server_id].port)
+
+    @app.post("/control/restart/<server_id>")
+    def restart(server_id: str) -> Response:
+        server = spawned.get(server_id) or abort(404)
+        server.stop()
+        downtime = float(request.args.get("downtime", "0.3"))
+        gevent.sleep(downtime)  # let clients see the outage and retry into refused connects
+        server.start()
+        return jsonify(id=server_id, port=server.port)
+
+    @app.post("/control/stop/<server_id>")
+    def stop(server_id: str) -> Response:
+        server = spawned.pop(server_id, None) or abort(404)
+        server.stop()
+        return jsonify(ok=True)
+
+    @app.get("/health")
+    def health() -> Response:
+        return jsonify(ok=True, spawned=len(spawned))
+
+    return app, socketio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="0 (default) lets the kernel pick")
+    args = parser.parse_args()
+    app, _ = build_main_app()
+    listener = listen(args.port)
+    server = WSGIServer(listener, app, handler_class=WebSocketHandler, log=None)
+    server.start()
+    port = listener.getsockname()[1]
+    info = {"port": port, "python": sys.executable, "pid": os.getpid()}
+    print(f"E2E_APP_PORT={port} {json.dumps(info)}", flush=True)
+
+    def shutdown(*_: Any) -> None:
+        for item in list(spawned.values()):
+            item.stop()
+        server.stop(timeout=0.5)
+
+    gevent.signal_handler(signal.SIGTERM, shutdown)
+    gevent.signal_handler(signal.SIGINT, shutdown)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
