@@ -1,0 +1,242 @@
+"""A faster Socket.IO packet class with exactly the wire format of python-socketio's ``Packet``.
+
+python-socketio's ``Packet`` walks the payload in Python up to three times per packet (binary
+detection with ``functools.reduce``, then deconstruction, then JSON encoding) and builds a new
+JSON decoder for every packet it parses. ``FastPacket`` does the same work once:
+
+- encoding tries the C JSON encoder first; when that succeeds the payload has no ``bytes`` and the
+  text is kept for :meth:`encode`. Otherwise a single Python pass deconstructs the binary parts.
+- decoding parses the well-formed header with one regular expression and reuses one decoder;
+  anything unusual (odd headers, a BOM, bytes input) goes to the base class, so errors match too.
+
+It is a drop-in ``serializer=`` for ``socketio.Server`` and ``socketio.Client``. Custom ``json``
+modules (``Server(json=...)`` sets the class attribute) are honoured: the fast encoder and
+decoder are used only while ``json`` is python-engineio's default module.
+"""
+
+from __future__ import annotations
+
+import json as _stdlib_json
+import re
+from typing import Any
+
+from engineio import json as _eio_json
+from socketio.packet import ACK, BINARY_ACK, BINARY_EVENT, EVENT, Packet
+
+__all__ = ["FastPacket"]
+
+#: Same output as ``json.dumps(data, separators=(",", ":"))``, without building an encoder per call.
+_encode_json = _stdlib_json.JSONEncoder(separators=(",", ":")).encode
+#: Same as ``engineio.json.loads`` (its ``parse_int`` guard included), built once.
+_decode_json = _stdlib_json.JSONDecoder(parse_int=_eio_json._safe_int).decode
+
+#: The header of a well-formed packet: type, attachment count, namespace, ack id. Anything else is
+#: parsed by the base class. Group 2 is at most 10 digits (the base class rejects more),
+#: the namespace has no ``?`` and ends at a comma or at the end of the packet, and the id has at
+#: most 100 digits and is not followed by another digit (the base class raises in that case).
+_HEADER = re.compile(
+    r"([0-9])"  # packet type
+    r"(?:([0-9]{1,10})-)?"  # attachment count
+    r"(?:(/[^,?]*)(?:,|\Z))?"  # namespace
+    r"(?:([0-9]{1,100})(?![0-9]))?"  # ack id
+)
+
+_BINARY_TYPES = (bytes, bytearray)
+#: Exact types that are never containers nor binary (subclasses take the general path).
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+def _has_binary(data: Any) -> bool:
+    """``Packet.data_is_binary`` without the intermediate lists."""
+    if isinstance(data, _BINARY_TYPES):
+        return True
+    if isinstance(data, list):
+        found = False
+        for item in data:  # visit every item, as the base class does
+            if _has_binary(item):
+                found = True
+        return found
+    if isinstance(data, dict):
+        found = False
+        for item in data.values():
+            if _has_binary(item):
+                found = True
+        return found
+    return False
+
+
+def _deconstruct(data: Any, attachments: list) -> Any:
+    """``Packet._deconstruct_binary_internal``: bytes become numbered placeholders, in order.
+
+    Leaves of the common JSON types are copied inline instead of through a recursive call.
+    """
+    if isinstance(data, dict):
+        return {
+            key: value if type(value) in _LEAVES else _deconstruct(value, attachments)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [item if type(item) in _LEAVES else _deconstruct(item, attachments) for item in data]
+    if isinstance(data, _BINARY_TYPES):
+        attachments.append(data)
+        return {"_placeholder": True, "num": len(attachments) - 1}
+    return data
+
+
+def _reconstruct(data: Any, attachments: list) -> Any:
+    """``Packet._reconstruct_binary_internal``: placeholders become their attachments."""
+    if isinstance(data, list):
+        return [_reconstruct(item, attachments) for item in data]
+    if isinstance(data, dict):
+        if data.get("_placeholder") and "num" in data:
+            return attachments[data["num"]]
+        return {key: _reconstruct(value, attachments) for key, value in data.items()}
+    return data
+
+
+class FastPacket(Packet):
+    """A ``socketio.packet.Packet`` that encodes and decodes the same bytes, faster."""
+
+    def __init__(
+        self,
+        packet_type: int = EVENT,
+        data: Any = None,
+        namespace: str | None = None,
+        id: int | None = None,
+        binary: bool | None = None,
+        encoded_packet: Any = None,
+    ) -> None:
+        self.packet_type = packet_type
+        self.data = data
+        self.namespace = namespace
+        self.id = id
+        # (payload it was made from, JSON text, None) or (payload, deconstructed, attachments)
+        self._cache: tuple[Any, Any, list | None] | None = None
+        if self.uses_binary_events:
+            if binary is None:
+                binary = self._scan(data) if data is not None else False
+            if binary:
+                if self.packet_type == EVENT:
+                    self.packet_type = BINARY_EVENT
+                elif self.packet_type == ACK:
+                    self.packet_type = BINARY_ACK
+                else:
+                    raise ValueError("Packet does not support binary payload.")
+        self.attachment_count = 0
+        self.attachments: list = []
+        if encoded_packet:
+            self.attachment_count = self.decode(encoded_packet) or 0
+
+    # -- encoding ------------------------------------------------------------------------------
+
+    def _scan(self, data: Any) -> bool:
+        """Decide whether ``data`` is binary, keeping the work for :meth:`encode`."""
+        if self.json is _eio_json or self.json is _stdlib_json:
+            try:
+                text = _encode_json(data)
+            except Exception:  # bytes, or something json cannot encode: look closer below
+                pass
+            else:
+                self._cache = (data, text, None)  # the C encoder never accepts bytes
+                return False
+        attachments: list = []
+        deconstructed = _deconstruct(data, attachments)
+        if not attachments:
+            return False  # not binary; encode() fails (or succeeds) exactly like the base class
+        self._cache = (data, deconstructed, attachments)  # JSON-encoded in encode(), like the base
+        return True
+
+    def _dumps(self, data: Any) -> str:
+        if self.json is _eio_json or self.json is _stdlib_json:
+            return _encode_json(data)
+        return self.json.dumps(data, separators=(",", ":"))
+
+    def encode(self) -> str | list:
+        """Encode the packet: a ``str``, or ``[str, bytes, ...]`` when it has attachments."""
+        packet_type = self.packet_type
+        cache = self._cache
+        if cache is not None and cache[0] is not self.data:
+            cache = None  # data was replaced after construction
+        text: str | None
+        if packet_type == BINARY_EVENT or packet_type == BINARY_ACK:
+            if cache is not None and cache[2] is not None:
+                deconstructed, attachments = cache[1], cache[2]
+            else:
+                attachments = []
+                deconstructed = _deconstruct(self.data, attachments)
+            text = None if deconstructed is None else self._dumps(deconstructed)
+            encoded = str(packet_type) + str(len(attachments)) + "-"
+        else:
+            attachments = None
+            if cache is not None and cache[2] is None:
+                text = cache[1]
+            else:
+                text = None if self.data is None else self._dumps(self.data)
+            encoded = str(packet_type)
+        namespace = self.namespace
+        if namespace is not None and namespace != "/":
+            encoded += namespace + ","
+        if self.id is not None:
+            encoded += str(self.id)
+        if text is not None:
+            encoded += text
+        if attachments is not None:
+            return [encoded, *attachments]
+        return encoded
+
+    # -- decoding ------------------------------------------------------------------------------
+
+    def decode(self, encoded_packet: Any) -> int:
+        """Decode a packet; returns how many binary attachments must follow."""
+        if type(encoded_packet) is not str:
+            return super().decode(encoded_packet)
+        match = _HEADER.match(encoded_packet)
+        if match is None:
+            return super().decode(encoded_packet)
+        packet_type, count, namespace, ack_id = match.groups()
+        rest = encoded_packet[match.end() :]
+        if namespace is None and rest[:1] == "/":
+            return super().decode(encoded_packet)  # a namespace this pattern did not take
+        if rest[:1].isdigit() or (count is None and rest[:1] == "-" and ack_id is not None):
+            # non-ASCII digits, or more attachment digits than the base class accepts
+            return super().decode(encoded_packet)
+        self.packet_type = int(packet_type)
+        self.namespace = namespace
+        self.data = None
+        if ack_id is not None:
+            self.id = int(ack_id)
+        if rest:
+            if self.json is _eio_json and rest[0] != "\ufeff":  # json.loads rejects a BOM
+                self.data = _decode_json(rest)
+            else:
+                self.data = self.json.loads(rest)
+        return int(count) if count is not None else 0
+
+    def add_attachment(self, attachment: Any) -> bool:
+        """Add one binary attachment; True once the packet is complete."""
+        if self.attachment_count <= len(self.attachments):
+            raise ValueError("Unexpected binary attachment")
+        self.attachments.append(attachment)
+        if self.attachment_count == len(self.attachments):
+            self.data = self.reconstruct_binary(self.data, self.attachments)
+            return True
+        return False
+
+    # -- the base class's public helpers, same results -----------------------------------------
+
+    @classmethod
+    def data_is_binary(cls, data: Any) -> bool:
+        """Check if the data contains binary components."""
+        return _has_binary(data)
+
+    @classmethod
+    def deconstruct_binary(cls, data: Any) -> tuple[Any, list]:
+        """Extract binary components in the packet."""
+        attachments: list = []
+        return _deconstruct(data, attachments), attachments
+
+    @classmethod
+    def reconstruct_binary(cls, data: Any, attachments: list) -> Any:
+        """Reconstruct a decoded packet using the given list of binary attachments."""
+        return _reconstruct(data, attachments)
+
