@@ -323,6 +323,13 @@ class SocketIO:
             )
         return self.server
 
+    def server_for(self, app: flask.Flask | None) -> Server:
+        """The server that ``init_app`` built for ``app`` (the latest server when none matches)."""
+        for server in list(self._servers):
+            if server.flask_app is app:
+                return server
+        return self._require_server()
+
     def _current_server(self) -> Server:
         """The server of the app handling the current request, else the latest one built."""
         if flask.has_request_context():

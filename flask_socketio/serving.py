@@ -96,7 +96,8 @@ class WerkzeugHandle:
     def serve_forever(self) -> None:
         self._serving.set()
         try:
-            self._server.serve_forever()
+            # a short poll interval keeps shutdown() (and so live-server restarts) quick
+            self._server.serve_forever(poll_interval=0.05)
         finally:
             self._server.server_close()
 

@@ -1,0 +1,224 @@
+"""Context functions, rooms, sessions and Flask-Login inside Socket.IO handlers."""
+
+from __future__ import annotations
+
+import flask_login
+import pytest
+from core_support import make_app
+from flask import request, session
+
+from flask_socketio import (
+    call,
+    close_room,
+    disconnect,
+    emit,
+    join_room,
+    leave_room,
+    rooms,
+    send,
+)
+
+
+def _names(client, namespace=None):
+    return [(e["name"], e["args"]) for e in client.get_received(namespace)]
+
+
+@pytest.fixture
+def chat():
+    app, socketio = make_app()
+
+    @socketio.on("join")
+    def on_join(room):
+        join_room(room)
+        return sorted(rooms())
+
+    @socketio.on("leave")
+    def on_leave(room):
+        leave_room(room)
+
+    @socketio.on("say")
+    def on_say(room, text):
+        emit("said", text, to=room)
+
+    @socketio.on("say others")
+    def on_say_others(room, text):
+        emit("said", text, to=room, include_self=False)
+
+    @socketio.on("shout")
+    def on_shout(text):
+        emit("shouted", text, broadcast=True)
+
+    @socketio.on("shout skip")
+    def on_shout_skip(text, skip):
+        send(text, broadcast=True, skip_sid=skip)
+
+    @socketio.on("close")
+    def on_close(room):
+        close_room(room)
+
+    @socketio.on("kick")
+    def on_kick(sid):
+        disconnect(sid)
+
+    return app, socketio
+
+
+def test_rooms_join_leave_emit_to_room(chat):
+    app, socketio = chat
+    alice, bob, carol = (socketio.test_client(app) for _ in range(3))
+    assert alice.emit("join", "r", callback=True) == sorted(["r", alice.get_sid()])
+    bob.emit("join", "r")
+    alice.emit("say", "r", "hello")
+    assert _names(alice) == [("said", ["hello"])]
+    assert _names(bob) == [("said", ["hello"])]
+    assert _names(carol) == []
+    bob.emit("leave", "r")
+    alice.emit("say", "r", "again")
+    assert _names(bob) == []
+    alice.emit("say others", "r", "not me")
+    assert _names(alice) == []
+
+
+def test_broadcast_skip_sid_and_close_room(chat):
+    app, socketio = chat
+    alice, bob = socketio.test_client(app), socketio.test_client(app)
+    alice.emit("shout", "all")
+    assert _names(alice) == _names(bob) == [("shouted", ["all"])]
+    alice.emit("shout skip", "not bob", bob.get_sid())
+    assert _names(alice) == [("message", "not bob")]
+    assert _names(bob) == []
+    for client in (alice, bob):
+        client.emit("join", "gone")
+    alice.emit("close", "gone")
+    alice.emit("say", "gone", "anyone?")
+    assert _names(alice) == _names(bob) == []
+
+
+def test_server_side_disconnect(chat):
+    app, socketio = chat
+    alice, bob = socketio.test_client(app), socketio.test_client(app)
+    alice.emit("kick", bob.get_sid())
+    assert not bob.is_connected()
+    assert alice.is_connected()
+
+
+def test_server_call_and_emit_callback_reach_client_handler():
+    app, socketio = make_app()
+    acks = []
+
+    @socketio.on("ask")
+    def on_ask():
+        emit("question", 20, callback=lambda answer: acks.append((answer, request.sid)))
+        return call("question", 1, timeout=2)
+
+    client = socketio.test_client(app)
+    client.on("question", lambda value: value + 1)
+    assert client.emit("ask", callback=True) == 2
+    assert acks == [(21, client.get_sid())]
+    assert socketio.call("question", 41, to=client.get_sid(), timeout=2) == 42
+
+
+@pytest.mark.parametrize(
+    ("function", "args", "hint"),
+    [
+        (emit, ("x", 1), "namespace="),
+        (send, ("x",), "namespace="),
+        (call, ("x",), "namespace="),
+        (join_room, ("r",), "sid="),
+        (leave_room, ("r",), "sid="),
+        (rooms, (), "sid="),
+        (disconnect, (), "sid="),
+        (close_room, ("r",), "namespace="),
+    ],
+)
+def test_context_functions_outside_a_socketio_request_say_what_to_pass(function, args, hint):
+    app, _ = make_app()
+    with app.test_request_context("/"):
+        with pytest.raises(RuntimeError, match="outside a Socket.IO event handler") as info:
+            function(*args)
+    assert hint in str(info.value)
+
+
+def test_emit_outside_request_with_explicit_target_works():
+    app, socketio = make_app()
+    client = socketio.test_client(app)
+    with app.app_context():
+        emit("direct", 1, namespace="/", to=client.get_sid())
+        emit("everyone", 2, namespace="/", broadcast=True)
+    assert _names(client) == [("direct", [1]), ("everyone", [2])]
+
+
+def test_managed_session_forks_at_connect_and_persists():
+    app, socketio = make_app()
+
+    @app.route("/login/<name>")
+    def login(name):
+        session["user"] = name
+        return "ok"
+
+    @app.route("/whoami")
+    def whoami():
+        return session.get("user", "-") + "/" + str(session.get("count", 0))
+
+    @socketio.on("count")
+    def count():
+        session["count"] = session.get("count", 0) + 1
+        return [session["user"], session["count"]]
+
+    http = app.test_client()
+    http.get("/login/ann")
+    client = socketio.test_client(app, flask_test_client=http)
+    assert client.emit("count", callback=True) == ["ann", 1]
+    assert client.emit("count", callback=True) == ["ann", 2]
+    # changes made by Socket.IO handlers never reach HTTP routes
+    assert http.get("/whoami").text == "ann/0"
+
+
+def test_unmanaged_session_uses_flask_session_interface():
+    app, socketio = make_app(manage_session=False)
+    saved = []
+
+    class RecordingInterface(type(app.session_interface)):
+        def save_session(self, app, session, response):
+            saved.append(dict(session))
+            return super().save_session(app, session, response)
+
+    app.session_interface = RecordingInterface()
+
+    @socketio.on("touch")
+    def touch():
+        session["touched"] = True
+
+    client = socketio.test_client(app)
+    client.emit("touch")
+    assert saved and saved[-1]["touched"] is True
+
+
+def test_flask_login_current_user_in_handlers():
+    app, socketio = make_app()
+    login_manager = flask_login.LoginManager(app)
+
+    class User(flask_login.UserMixin):
+        def __init__(self, user_id):
+            self.id = user_id
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        return User(user_id)
+
+    @app.route("/login")
+    def login():
+        flask_login.login_user(User("u1"))
+        return "ok"
+
+    @socketio.on("me")
+    def me():
+        user = flask_login.current_user
+        return user.get_id() if user.is_authenticated else None
+
+    anonymous = socketio.test_client(app)
+    assert anonymous.emit("me", callback=True) is None
+    http = app.test_client()
+    http.get("/login")
+    client = socketio.test_client(app, flask_test_client=http)
+    assert client.emit("me", callback=True) == "u1"
