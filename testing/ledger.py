@@ -150,6 +150,7 @@ class DeliveryLedger:
         self._rooms: dict[str, frozenset[str]] = {}
         self._attached: set[str] = set()
         self._ids: dict[int, tuple[Any, str]] = {}
+        self._taken: set[str] = set()
         # (msg_id, client_id) -> receive times; every stamped arrival, expected or not
         self._arrivals: dict[tuple[str, str], list[float]] = {}
         self._last_seq: dict[tuple[str, str | None], int] = {}
@@ -163,8 +164,9 @@ class DeliveryLedger:
     def client_id(self, client: Any) -> str:
         """The string id the ledger uses for ``client`` (a string is its own id).
 
-        Other objects get their ``name`` attribute if it is a string, else ``client-<n>``, and
-        keep that id for the ledger's lifetime.
+        Other objects get their ``name`` attribute if it is a string (made unique with a
+        ``-<n>`` suffix when another client has it), else ``client-<n>``, and keep that id for
+        the ledger's lifetime.
         """
         if isinstance(client, str):
             return client
@@ -172,7 +174,10 @@ class DeliveryLedger:
             entry = self._ids.get(id(client))
             if entry is None:
                 name = getattr(client, "name", None)
-                cid = name if isinstance(name, str) and name else f"client-{len(self._ids)}"
+                cid = name if isinstance(name, str) and name else "client"
+                if cid in self._taken:  # e.g. several clients with a default name
+                    cid = f"{cid}-{len(self._ids)}"
+                self._taken.add(cid)
                 entry = (client, cid)  # keep a reference so id() is never reused
                 self._ids[id(client)] = entry
             return entry[1]

@@ -1,0 +1,471 @@
+"""Swarms: many clients of one app, connected concurrently, watched through reconnections.
+
+``Swarm(url, 500)`` builds 500 network :class:`~flask_socketio_testing.Client` objects (one
+python-socketio client each: two threads per websocket client, or two greenlets in a
+gevent-patched process); ``Swarm(app, 50)`` builds in-process test clients instead. ``connect()``
+connects them through a bounded pool of workers and returns :class:`SwarmConnectStats`. After a
+network cut or a server restart, :meth:`Swarm.wait_reconnected` returns a
+:class:`SwarmReconnectReport`: how long until every client was back, and (given a ledger) which
+messages each client lost while it was gone.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import Client
+from .ledger import DeliveryLedger, _percentile
+
+__all__ = ["Swarm", "SwarmConnectStats", "SwarmReconnectReport"]
+
+
+@dataclass
+class SwarmConnectStats:
+    """What :meth:`Swarm.connect` measured. Times are seconds.
+
+    ``total`` is the wall time to connect the whole swarm; the percentiles are per-client connect
+    times (each from the start of its own ``connect()`` call); ``failed`` lists
+    ``(index, error)`` for clients that did not connect.
+    """
+
+    size: int
+    connected: int
+    total: float
+    concurrency: int
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every client connected."""
+        return self.connected == self.size
+
+    @property
+    def rate(self) -> float:
+        """Connected clients per second over the whole run."""
+        return self.connected / self.total if self.total > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-serialisable figures (at most 10 failures listed)."""
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "connected": self.connected,
+            "failed": len(self.failed),
+            "total": self.total,
+            "rate": self.rate,
+            "concurrency": self.concurrency,
+            "p50": self.p50,
+            "p95": self.p95,
+            "p99": self.p99,
+            "max": self.max,
+            "failures": [list(f) for f in self.failed[:10]],
+        }
+
+    def __str__(self) -> str:
+        def ms(v: float | None) -> str:
+            return "-" if v is None else f"{v * 1000:.0f} ms"
+
+        text = (
+            f"SwarmConnectStats: {self.connected}/{self.size} connected in {self.total:.2f} s "
+            f"({self.rate:.0f}/s, concurrency {self.concurrency}); per client p50 {ms(self.p50)} "
+            f"p95 {ms(self.p95)} p99 {ms(self.p99)} max {ms(self.max)}"
+        )
+        if self.failed:
+            shown = "; ".join(f"#{i}: {e}" for i, e in self.failed[:3])
+            text += f"\n  {len(self.failed)} failed, e.g. {shown}"
+        return text
+
+
+@dataclass
+class SwarmReconnectReport:
+    """What :meth:`Swarm.wait_reconnected` saw since the swarm's last checkpoint.
+
+    ``time_to_all_back`` runs from the first client's disconnect to the last client's
+    reconnect (None unless every client is back). ``downtime_*`` are per-client seconds between
+    noticing the loss and regaining the connection. ``lost`` maps client index to the ids of
+    messages the ledger expected at that client, sent between the checkpoint and the client's
+    return, that never arrived; ``messages_lost`` counts them.
+    """
+
+    size: int
+    reconnected: int
+    not_back: list[int] = field(default_factory=list)
+    time_to_all_back: float | None = None
+    waited: float = 0.0
+    downtime_p50: float | None = None
+    downtime_max: float | None = None
+    lost: dict[int, list[str]] = field(default_factory=dict)
+
+    @property
+    def all_back(self) -> bool:
+        """True when every client disconnected and came back."""
+        return not self.not_back
+
+    @property
+    def messages_lost(self) -> int:
+        """Expected deliveries that never happened because their client was gone."""
+        return sum(len(v) for v in self.lost.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-serialisable figures."""
+        return {
+            "all_back": self.all_back,
+            "size": self.size,
+            "reconnected": self.reconnected,
+            "not_back": self.not_back[:20],
+            "time_to_all_back": self.time_to_all_back,
+            "waited": self.waited,
+            "downtime_p50": self.downtime_p50,
+            "downtime_max": self.downtime_max,
+            "messages_lost": self.messages_lost,
+            "clients_with_losses": len([k for k, v in self.lost.items() if v]),
+        }
+
+    def __str__(self) -> str:
+        back = "-" if self.time_to_all_back is None else f"{self.time_to_all_back:.2f} s"
+        text = (
+            f"SwarmReconnectReport: {self.reconnected}/{self.size} back "
+            f"(all back after {back}, waited {self.waited:.2f} s); "
+            f"messages lost while gone: {self.messages_lost}"
+        )
+        if self.not_back:
+            text += f"\n  not back: {self.not_back[:10]}{' ...' if len(self.not_back) > 10 else ''}"
+        return text
+
+
+class _Track:
+    """Connection history of one swarm client (``time.time()`` stamps)."""
+
+    __slots__ = ("ups", "downs")
+
+    def __init__(self) -> None:
+        self.ups: list[float] = []
+        self.downs: list[float] = []
+
+
+class _SwarmClient(Client):
+    """A network client that reports its connects and disconnects to its swarm."""
+
+    def __init__(self, swarm: Swarm, index: int, *args: Any, **kwargs: Any) -> None:
+        self._swarm = swarm
+        self._index = index
+        super().__init__(*args, **kwargs)
+
+    def _dispatch(self, event: str, namespace: str, args: tuple) -> Any:
+        result = super()._dispatch(event, namespace, args)
+        if event in ("connect", "disconnect") and (namespace or "/") == self.namespace:
+            self._swarm._note(self._index, event == "connect")
+        return result
+
+
+class Swarm:
+    """``size`` clients of one app: network clients of a live server URL, or in-process ones.
+
+    ``target`` is a live server URL (``http://127.0.0.1:<port>``, or a
+    :class:`~flask_socketio_testing.FaultProxy` ``url``) or a Flask app (in-process test clients;
+    its ``SocketIO`` is ``app.extensions['socketio']``). ``auth`` is a dict or a callable
+    ``index -> dict``. Clients are named ``<name>-<index>``, which is also their ledger id.
+    Use as a context manager, or call :meth:`disconnect`: no client thread outlives it.
+    """
+
+    def __init__(
+        self,
+        target: Any,
+        size: int,
+        *,
+        transport: str = "websocket",
+        namespace: str = "/",
+        auth: dict | Callable[[int], dict] | None = None,
+        headers: dict | None = None,
+        concurrency: int = 50,
+        connect_timeout: float = 10.0,
+        reconnection: bool = True,
+        name: str = "swarm",
+        **client_kwargs: Any,
+    ) -> None:
+        if size < 0:
+            raise ValueError("size must be >= 0")
+        self.target = target
+        self.size = size
+        self.transport = transport
+        self.namespace = namespace
+        self.auth = auth
+        self.headers = headers
+        self.concurrency = max(1, int(concurrency))
+        self.connect_timeout = connect_timeout
+        self.reconnection = reconnection
+        self.name = name
+        self.inprocess = not isinstance(target, str)
+        self.connect_stats: SwarmConnectStats | None = None
+        self.last_reconnect: SwarmReconnectReport | None = None
+        self._cond = threading.Condition()
+        self._tracks = [_Track() for _ in range(size)]
+        self._checkpoint = time.time()
+        self.clients: list[Any] = []
+        if not self.inprocess:
+            self.clients = [self._make_network_client(i, client_kwargs) for i in range(size)]
+        else:
+            self._socketio = getattr(target, "extensions", {}).get("socketio")
+            if self._socketio is None:
+                raise TypeError(
+                    "Swarm target must be a live server URL or a Flask app with a SocketIO "
+                    f"(app.extensions['socketio']); got {target!r}"
+                )
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _auth_for(self, index: int) -> dict | None:
+        return self.auth(index) if callable(self.auth) else self.auth
+
+    def _make_network_client(self, index: int, extra: dict[str, Any]) -> Client:
+        return _SwarmClient(
+            self,
+            index,
+            self.target,
+            transport=self.transport,
+            namespace=self.namespace,
+            auth=self._auth_for(index),
+            headers=self.headers,
+            reconnection=self.reconnection,
+            connect_timeout=self.connect_timeout,
+            name=f"{self.name}-{index}",
+            **extra,
+        )
+
+    def _connect_one(self, index: int) -> None:
+        if self.inprocess:
+            client = self._socketio.test_client(
+                self.target,
+                namespace=self.namespace,
+                headers=self.headers,
+                auth=self._auth_for(index),
+            )
+            try:
+                client.name = f"{self.name}-{index}"
+            except AttributeError:
+                pass
+            self.clients[index] = client
+            if client.is_connected(self.namespace):
+                self._note(index, True)
+            else:
+                error = client.get_connect_error(self.namespace)
+                raise ConnectionRefusedError(f"connect refused: {error!r}")
+            return
+        client = self.clients[index]
+        client.connect()
+        if not client.is_connected():
+            raise ConnectionRefusedError(f"connect refused: {client.get_connect_error()!r}")
+
+    def _note(self, index: int, up: bool) -> None:
+        with self._cond:
+            track = self._tracks[index]
+            (track.ups if up else track.downs).append(time.time())
+            self._cond.notify_all()
+
+    # -- running a job over every client ----------------------------------------------------
+
+    def _run_pool(
+        self, job: Callable[[int], None], indices: list[int], timeout: float
+    ) -> tuple[dict[int, float], dict[int, str]]:
+        """Run ``job(i)`` for each index on at most ``concurrency`` threads, bounded in time."""
+        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in indices:
+            todo.put(i)
+        times: dict[int, float] = {}
+        errors: dict[int, str] = {}
+        deadline = time.monotonic() + timeout
+
+        def worker() -> None:
+            while time.monotonic() < deadline:
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    job(i)
+                except Exception as exc:  # noqa: BLE001 - reported per client
+                    errors[i] = f"{type(exc).__name__}: {exc}"
+                else:
+                    times[i] = time.perf_counter() - t0
+
+        workers = [
+            threading.Thread(target=worker, name=f"{self.name}-worker-{n}", daemon=True)
+            for n in range(min(self.concurrency, len(indices)))
+        ]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(max(0.0, deadline - time.monotonic()) + self.connect_timeout + 5.0)
+        for i in indices:
+            if i not in times and i not in errors:
+                errors[i] = f"not done within {timeout} s"
+        return times, errors
+
+    # -- public API -------------------------------------------------------------------------
+
+    def connect(self, timeout: float | None = None) -> SwarmConnectStats:
+        """Connect every client (``concurrency`` at a time) and return the statistics.
+
+        ``timeout`` bounds the whole swarm (default: enough for ``size / concurrency`` rounds of
+        ``connect_timeout``); clients not connected by then are listed in ``failed``. Raises
+        nothing for failed clients: check ``stats.ok``.
+        """
+        if self.inprocess and not self.clients:
+            self.clients = [None] * self.size
+        if timeout is None:
+            rounds = -(-self.size // self.concurrency) if self.size else 1
+            timeout = max(30.0, rounds * self.connect_timeout)
+        t0 = time.perf_counter()
+        times, errors = self._run_pool(self._connect_one, list(range(self.size)), timeout)
+        total = time.perf_counter() - t0
+        values = sorted(times.values())
+        self.connect_stats = SwarmConnectStats(
+            size=self.size,
+            connected=len(times),
+            total=total,
+            concurrency=self.concurrency,
+            failed=sorted(errors.items()),
+            p50=_percentile(values, 50),
+            p95=_percentile(values, 95),
+            p99=_percentile(values, 99),
+            max=values[-1] if values else None,
+        )
+        self.mark()
+        return self.connect_stats
+
+    def mark(self) -> None:
+        """Start a new reconnection window: :meth:`wait_reconnected` looks at events after this.
+
+        ``connect()`` and ``wait_reconnected()`` set it; call it yourself right before a fault if
+        anything else happened in between.
+        """
+        with self._cond:
+            self._checkpoint = time.time()
+
+    def connected_count(self) -> int:
+        """How many clients are connected right now."""
+        return sum(1 for c in self.clients if c is not None and c.is_connected(self.namespace))
+
+    def _back_since(self, index: int, since: float, require_disconnect: bool) -> bool:
+        track = self._tracks[index]
+        client = self.clients[index]
+        if client is None or not client.is_connected(self.namespace):
+            return False
+        downs = [t for t in track.downs if t >= since]
+        if not downs:
+            return not require_disconnect
+        return any(t >= downs[-1] for t in track.ups)
+
+    def wait_reconnected(
+        self,
+        timeout: float = 10.0,
+        *,
+        ledger: DeliveryLedger | None = None,
+        require_disconnect: bool = True,
+        settle: float = 0.2,
+    ) -> SwarmReconnectReport:
+        """Wait until every client lost its connection and got it back, then report.
+
+        Counts from the last checkpoint (:meth:`mark`, :meth:`connect`, or the previous
+        ``wait_reconnected``). With ``require_disconnect=False``, a client that never noticed a
+        disconnect counts as back. With a ``ledger``, waits ``settle`` s for in-flight messages,
+        then lists per client the expected messages sent while it was gone that never arrived.
+        The report is also kept as ``swarm.last_reconnect``; a new checkpoint starts on return.
+        """
+        start = time.monotonic()
+        deadline = start + timeout
+        with self._cond:
+            since = self._checkpoint
+            while True:
+                not_back = [
+                    i
+                    for i in range(self.size)
+                    if not self._back_since(i, since, require_disconnect)
+                ]
+                left = deadline - time.monotonic()
+                if not not_back or left <= 0:
+                    break
+                self._cond.wait(min(left, 0.1))  # connect state also changes without a notify
+            tracks = [(list(t.downs), list(t.ups)) for t in self._tracks]
+        waited = time.monotonic() - start
+        first_down: float | None = None
+        last_up: float | None = None
+        downtimes: list[float] = []
+        windows: dict[int, list[tuple[float, float]]] = {}
+        for i, (downs, ups) in enumerate(tracks):
+            for d in (t for t in downs if t >= since):
+                up = next((u for u in ups if u >= d), None)
+                first_down = d if first_down is None else min(first_down, d)
+                end = up if up is not None else time.time()
+                windows.setdefault(i, []).append((d, end))
+                if up is not None:
+                    downtimes.append(up - d)
+                    last_up = up if last_up is None else max(last_up, up)
+        lost: dict[int, list[str]] = {}
+        if ledger is not None and windows:
+            if settle > 0:
+                time.sleep(settle)
+            for i, spans in windows.items():
+                # from the checkpoint on: messages sent between the fault and the moment the
+                # client noticed it are lost too
+                ids = ledger.missing_between(self.clients[i], since, spans[-1][1])
+                if ids:
+                    lost[i] = ids
+        downtimes.sort()
+        report = SwarmReconnectReport(
+            size=self.size,
+            reconnected=self.size - len(not_back),
+            not_back=not_back,
+            time_to_all_back=(
+                last_up - first_down
+                if not not_back and first_down is not None and last_up is not None
+                else None
+            ),
+            waited=waited,
+            downtime_p50=_percentile(downtimes, 50),
+            downtime_max=downtimes[-1] if downtimes else None,
+            lost=lost,
+        )
+        self.last_reconnect = report
+        self.mark()
+        return report
+
+    def disconnect(self, timeout: float = 30.0) -> None:
+        """Disconnect every client (stopping reconnection) and release them; bounded in time."""
+        indices = [i for i, c in enumerate(self.clients) if c is not None]
+
+        def job(i: int) -> None:
+            client = self.clients[i]
+            close = getattr(client, "close", None) or client.disconnect
+            close()
+
+        self._run_pool(job, indices, timeout)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.clients)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.clients[index]
+
+    def __enter__(self) -> Swarm:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+    def __repr__(self) -> str:
+        kind = "in-process" if self.inprocess else f"{self.transport} {self.target}"
+        return f"<Swarm {self.name} size={self.size} {kind}>"
