@@ -17,7 +17,7 @@ from flask.ctx import RequestContext
 from flask.sessions import SessionMixin
 
 #: environ keys this module keeps per connection.
-SESSION_KEY = "flask_socketio.session"
+SESSION_KEY = "saved_session"  # upstream's name; tests written for upstream read it
 MATCH_KEY = "flask_socketio.url_match"
 
 

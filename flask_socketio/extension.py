@@ -105,6 +105,7 @@ class SocketIO:
         self.async_mode: str | None = None
         self.sockio_mw: Middleware | None = None
         self._servers: weakref.WeakSet[Server] = weakref.WeakSet()
+        self._queue_manager: Any = None
         if app is not None or "message_queue" in kwargs:
             self.init_app(app, **kwargs)
         else:
@@ -124,12 +125,14 @@ class SocketIO:
             app.extensions["socketio"] = self
         self.server_options.update(kwargs)
         self.manage_session = self.server_options.get("manage_session", self.manage_session)
-        options = {k: v for k, v in self.server_options.items() if k not in _OWN_OPTIONS}
-
         url = self.server_options.get("message_queue")
-        if url and "client_manager" not in options:
+        manager = self.server_options.get("client_manager")
+        if url and (manager is None or manager is self._queue_manager):
+            # a manager serves one server: build a new one for every server we build
             channel = self.server_options.get("channel", "flask-socketio")
-            options["client_manager"] = manager_for_url(url, channel, write_only=app is None)
+            self._queue_manager = manager_for_url(url, channel, write_only=app is None)
+            self.server_options["client_manager"] = self._queue_manager
+        options = {k: v for k, v in self.server_options.items() if k not in _OWN_OPTIONS}
         if options.get("json") is flask_json:
             options["json"] = _flask_safe_json(app)
         if os.environ.get("FLASK_RUN_FROM_CLI") and options.get("async_mode") is None:
