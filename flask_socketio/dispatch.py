@@ -29,12 +29,49 @@ class ManagedSession(dict, SessionMixin):
     """
 
 
-class EventContext(RequestContext):
-    """A request context for a Socket.IO handler that matches the URL once per connection.
+ADAPTER_KEY = "flask_socketio.url_adapter"
 
-    The handshake URL never changes during a connection, so the routing result of the first event
-    is stored in the environ and reused (``match_request`` is Flask's documented hook for this).
+# The fast path below mirrors RequestContext.__init__ of Flask 2.2 to 3.1; it is used only when
+# that constructor has the signature it was written against, else every event builds its own.
+_INIT_PARAMETERS = list(inspect.signature(RequestContext.__init__).parameters)
+_FAST_INIT = _INIT_PARAMETERS == ["self", "app", "environ", "request", "session"]
+_PRIVATE_SESSION = isinstance(getattr(RequestContext, "session", None), property)
+
+
+class EventContext(RequestContext):
+    """A request context for a Socket.IO handler that binds and matches the URL once.
+
+    The handshake URL never changes during a connection, so the URL adapter and the routing
+    result of the first event are kept in the connection's environ and reused (``match_request``
+    is Flask's documented hook for this). Everything else is fresh for every event.
     """
+
+    def __init__(
+        self,
+        app: flask.Flask,
+        environ: dict,
+        request: Any = None,
+        session: SessionMixin | None = None,
+    ) -> None:
+        adapter = environ.get(ADAPTER_KEY) if _FAST_INIT else None
+        if adapter is None:
+            super().__init__(app, environ, request=request, session=session)
+            if self.url_adapter is not None:
+                environ[ADAPTER_KEY] = self.url_adapter
+            return
+        self.app = app
+        if request is None:
+            request = app.request_class(environ)
+            request.json_module = app.json
+        self.request = request
+        self.url_adapter = adapter
+        self.flashes = None
+        if _PRIVATE_SESSION:
+            self._session = session
+        else:  # pragma: no cover - Flask < 3.1.3
+            self.session = session
+        self._after_request_functions = []
+        self._cv_tokens = []
 
     def match_request(self) -> None:
         environ = self.request.environ
