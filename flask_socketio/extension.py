@@ -105,6 +105,9 @@ class SocketIO:
         self.async_mode: str | None = None
         self.sockio_mw: Middleware | None = None
         self._servers: weakref.WeakSet[Server] = weakref.WeakSet()
+        self._app_servers: weakref.WeakKeyDictionary[flask.Flask, Server] = (
+            weakref.WeakKeyDictionary()
+        )
         self._queue_manager: Any = None
         if app is not None or "message_queue" in kwargs:
             self.init_app(app, **kwargs)
@@ -153,9 +156,13 @@ class SocketIO:
             server.register_namespace(BoundNamespace(namespace_handler))
 
         if app is not None:
+            self._app_servers[app] = server
             options_ = self.server_options
             path = options_.get("path") or options_.get("resource") or "socket.io"
-            self.sockio_mw = Middleware(server, app, socketio_path=path.lstrip("/"))
+            inner = app.wsgi_app
+            if isinstance(inner, Middleware) and inner.flask_app is app:
+                inner = inner.wsgi_app  # re-initialising this app: replace our own middleware
+            self.sockio_mw = Middleware(server, app, inner, socketio_path=path.lstrip("/"))
             app.wsgi_app = self.sockio_mw
 
     # -- handler registration ---------------------------------------------------------------
@@ -328,10 +335,8 @@ class SocketIO:
 
     def server_for(self, app: flask.Flask | None) -> Server:
         """The server that ``init_app`` built for ``app`` (the latest server when none matches)."""
-        for server in list(self._servers):
-            if server.flask_app is app:
-                return server
-        return self._require_server()
+        server = self._app_servers.get(app) if app is not None else None
+        return server or self._require_server()
 
     def _current_server(self) -> Server:
         """The server of the app handling the current request, else the latest one built."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json as _stdlib_json
 import re
+from json import encoder as _json_encoder
 from typing import Any
 
 from engineio import json as _eio_json
@@ -29,6 +30,9 @@ __all__ = ["FastPacket"]
 _encode_json = _stdlib_json.JSONEncoder(separators=(",", ":")).encode
 #: Same as ``engineio.json.loads`` (its ``parse_int`` guard included), built once.
 _decode_json = _stdlib_json.JSONDecoder(parse_int=_eio_json._safe_int).decode
+#: CPython's C encoder factory (None without the ``_json`` accelerator).
+_c_make_encoder = getattr(_json_encoder, "c_make_encoder", None)
+_encode_str = _json_encoder.encode_basestring_ascii
 
 #: The header of a well-formed packet: type, attachment count, namespace, ack id. Anything else is
 #: parsed by the base class. Group 2 is at most 10 digits (the base class rejects more),
@@ -83,6 +87,53 @@ def _deconstruct(data: Any, attachments: list) -> Any:
     return data
 
 
+class _Fallback(Exception):
+    """The fast path cannot reproduce the base class here; take the general one."""
+
+
+def _encode_binary(data: Any) -> tuple[str, list] | None:
+    """JSON text and attachments in one C encoder pass, or None when that would differ.
+
+    The encoder's ``default`` hook turns each ``bytes``/``bytearray`` into a placeholder, in the
+    encoder's depth-first order, which is the base class's deconstruction order. The base class
+    only looks into lists and dicts: ``markers`` (the encoder's circular-reference table) holds
+    the containers being encoded, so bytes under a tuple, and anything else the hook does not
+    know, send the caller to the general path, which then fails or succeeds like the base.
+    """
+    attachments: list = []
+    markers: dict = {}
+
+    def default(obj: Any) -> Any:
+        if isinstance(obj, _BINARY_TYPES):
+            for parent in markers.values():
+                if isinstance(parent, tuple):
+                    raise _Fallback
+            attachments.append(obj)
+            return {"_placeholder": True, "num": len(attachments) - 1}
+        raise _Fallback
+
+    encode = _c_make_encoder(markers, default, _encode_str, None, ":", ",", False, False, True)
+    try:
+        return "".join(encode(data, 0)), attachments
+    except Exception:  # _Fallback, or json's own TypeError/ValueError/RecursionError
+        return None
+
+
+def _decode_with_attachments(text: str, attachments: list) -> Any:
+    """Parse ``text`` replacing placeholders as the decoder builds each dict (no second walk)."""
+
+    def object_hook(obj: dict) -> Any:
+        if obj.get("_placeholder") and "num" in obj:
+            try:
+                return attachments[obj["num"]]
+            except Exception:
+                raise _Fallback from None  # let the base class's walk raise its own error
+        return obj
+
+    decoder = _stdlib_json.JSONDecoder(object_hook=object_hook, parse_int=_eio_json._safe_int)
+    return decoder.decode(text)
+
+
 def _reconstruct(data: Any, attachments: list) -> Any:
     """``Packet._reconstruct_binary_internal``: placeholders become their attachments."""
     if isinstance(data, list):
@@ -110,8 +161,10 @@ class FastPacket(Packet):
         self.data = data
         self.namespace = namespace
         self.id = id
-        # (payload it was made from, JSON text, None) or (payload, deconstructed, attachments)
-        self._cache: tuple[Any, Any, list | None] | None = None
+        # (payload it was made from, JSON text or None, deconstructed or None, attachments or None)
+        self._cache: tuple[Any, str | None, Any, list | None] | None = None
+        # (JSON text of a binary packet being decoded, the data parsed from it)
+        self._raw: tuple[str, Any] | None = None
         if self.uses_binary_events:
             if binary is None:
                 binary = self._scan(data) if data is not None else False
@@ -131,19 +184,17 @@ class FastPacket(Packet):
 
     def _scan(self, data: Any) -> bool:
         """Decide whether ``data`` is binary, keeping the work for :meth:`encode`."""
-        if self.json is _eio_json or self.json is _stdlib_json:
-            try:
-                text = _encode_json(data)
-            except Exception:  # bytes, or something json cannot encode: look closer below
-                pass
-            else:
-                self._cache = (data, text, None)  # the C encoder never accepts bytes
-                return False
-        attachments: list = []
+        if _c_make_encoder is not None and (self.json is _eio_json or self.json is _stdlib_json):
+            encoded = _encode_binary(data)
+            if encoded is not None:
+                text, attachments = encoded
+                self._cache = (data, text, None, attachments or None)
+                return bool(attachments)
+        attachments = []
         deconstructed = _deconstruct(data, attachments)
         if not attachments:
             return False  # not binary; encode() fails (or succeeds) exactly like the base class
-        self._cache = (data, deconstructed, attachments)  # JSON-encoded in encode(), like the base
+        self._cache = (data, None, deconstructed, attachments)  # JSON-encoded in encode()
         return True
 
     def _dumps(self, data: Any) -> str:
@@ -159,16 +210,17 @@ class FastPacket(Packet):
             cache = None  # data was replaced after construction
         text: str | None
         if packet_type == BINARY_EVENT or packet_type == BINARY_ACK:
-            if cache is not None and cache[2] is not None:
-                deconstructed, attachments = cache[1], cache[2]
+            if cache is not None and cache[3] is not None:
+                attachments = cache[3]
+                text = cache[1] if cache[1] is not None else self._dumps(cache[2])
             else:
                 attachments = []
                 deconstructed = _deconstruct(self.data, attachments)
-            text = None if deconstructed is None else self._dumps(deconstructed)
+                text = None if deconstructed is None else self._dumps(deconstructed)
             encoded = str(packet_type) + str(len(attachments)) + "-"
         else:
             attachments = None
-            if cache is not None and cache[2] is None:
+            if cache is not None and cache[3] is None:
                 text = cache[1]
             else:
                 text = None if self.data is None else self._dumps(self.data)
@@ -208,6 +260,8 @@ class FastPacket(Packet):
         if rest:
             if self.json is _eio_json and rest[0] != "\ufeff":  # json.loads rejects a BOM
                 self.data = _decode_json(rest)
+                if count is not None:
+                    self._raw = (rest, self.data)
             else:
                 self.data = self.json.loads(rest)
         return int(count) if count is not None else 0
@@ -218,6 +272,14 @@ class FastPacket(Packet):
             raise ValueError("Unexpected binary attachment")
         self.attachments.append(attachment)
         if self.attachment_count == len(self.attachments):
+            raw = self._raw
+            if raw is not None and raw[1] is self.data:
+                self._raw = None
+                try:
+                    self.data = _decode_with_attachments(raw[0], self.attachments)
+                    return True
+                except _Fallback:
+                    pass
             self.data = self.reconstruct_binary(self.data, self.attachments)
             return True
         return False

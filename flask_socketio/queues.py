@@ -51,6 +51,13 @@ class MessageQueueError(ValueError):
     """A message-queue URL that cannot be used: unknown scheme or missing client library."""
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # imported already with no __spec__ (kombu's lazy module): installed
+        return True
+
+
 def manager_for_url(url: str, channel: str, write_only: bool) -> socketio.PubSubManager:
     """Build the pub/sub manager for ``url``; raise :class:`MessageQueueError` when impossible."""
     scheme = urlsplit(url).scheme.lower().split("+", 1)[0]
@@ -65,7 +72,7 @@ def manager_for_url(url: str, channel: str, write_only: bool) -> socketio.PubSub
             f"Use one of: {', '.join(known)} (for example redis://127.0.0.1:6379/0 or "
             "amqp://guest:guest@127.0.0.1:5672//)."
         )
-    if importlib.util.find_spec(module) is None:
+    if not _installed(module):
         raise MessageQueueError(
             f"The message queue {url!r} needs the {package!r} package, which is not installed. "
             f"Install it with: pip install {package}"

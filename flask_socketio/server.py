@@ -120,10 +120,12 @@ class Middleware(socketio.WSGIApp):
     while serving a request find the server that belongs to that app.
     """
 
-    def __init__(self, server: Server, flask_app: flask.Flask, socketio_path: str) -> None:
+    def __init__(
+        self, server: Server, flask_app: flask.Flask, wsgi_app: Any, socketio_path: str
+    ) -> None:
         self.flask_app = flask_app
         self.socketio_server = server
-        super().__init__(server, flask_app.wsgi_app, socketio_path=socketio_path)
+        super().__init__(server, wsgi_app, socketio_path=socketio_path)
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
         environ = dict(environ)
