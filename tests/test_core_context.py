@@ -74,6 +74,7 @@ def test_rooms_join_leave_emit_to_room(chat):
     assert _names(carol) == []
     bob.emit("leave", "r")
     alice.emit("say", "r", "again")
+    assert _names(alice) == [("said", ["again"])]
     assert _names(bob) == []
     alice.emit("say others", "r", "not me")
     assert _names(alice) == []
@@ -214,10 +215,10 @@ def test_flask_login_current_user_in_handlers():
     @socketio.on("me")
     def me():
         user = flask_login.current_user
-        return user.get_id() if user.is_authenticated else None
+        return user.get_id() if user.is_authenticated else "anonymous"
 
     anonymous = socketio.test_client(app)
-    assert anonymous.emit("me", callback=True) is None
+    assert anonymous.emit("me", callback=True) == "anonymous"
     http = app.test_client()
     http.get("/login")
     client = socketio.test_client(app, flask_test_client=http)
