@@ -451,6 +451,32 @@ class Swarm:
 
         self._run_pool(job, indices, timeout)
 
+    def leaks(self, timeout: float = 5.0) -> list[str]:
+        """Client threads (greenlets when patched) still alive, after waiting up to ``timeout``.
+
+        Empty after :meth:`disconnect` unless something is stuck: the fixtures fail a test that
+        leaves any behind.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            alive = []
+            for i, client in enumerate(self.clients):
+                sio = getattr(client, "_sio", None)
+                if sio is None:
+                    continue
+                eio = getattr(sio, "eio", None)
+                for label, task in (
+                    ("read loop", getattr(eio, "read_loop_task", None)),
+                    ("write loop", getattr(eio, "write_loop_task", None)),
+                    ("reconnect", getattr(sio, "_reconnect_task", None)),
+                ):
+                    is_alive = getattr(task, "is_alive", None)
+                    if is_alive is not None and is_alive():
+                        alive.append(f"{self.name}-{i}: {label} thread {task!r}")
+            if not alive or time.monotonic() >= deadline:
+                return alive
+            time.sleep(0.05)
+
     def __len__(self) -> int:
         return self.size
 
