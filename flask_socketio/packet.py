@@ -119,29 +119,17 @@ def _encode_binary(data: Any) -> tuple[str, list] | None:
         return None
 
 
-def _decode_with_attachments(text: str, attachments: list) -> Any:
-    """Parse ``text`` replacing placeholders as the decoder builds each dict (no second walk)."""
-
-    def object_hook(obj: dict) -> Any:
-        if obj.get("_placeholder") and "num" in obj:
-            try:
-                return attachments[obj["num"]]
-            except Exception:
-                raise _Fallback from None  # let the base class's walk raise its own error
-        return obj
-
-    decoder = _stdlib_json.JSONDecoder(object_hook=object_hook, parse_int=_eio_json._safe_int)
-    return decoder.decode(text)
-
-
 def _reconstruct(data: Any, attachments: list) -> Any:
     """``Packet._reconstruct_binary_internal``: placeholders become their attachments."""
     if isinstance(data, list):
-        return [_reconstruct(item, attachments) for item in data]
+        return [item if type(item) in _LEAVES else _reconstruct(item, attachments) for item in data]
     if isinstance(data, dict):
         if data.get("_placeholder") and "num" in data:
             return attachments[data["num"]]
-        return {key: _reconstruct(value, attachments) for key, value in data.items()}
+        return {
+            key: value if type(value) in _LEAVES else _reconstruct(value, attachments)
+            for key, value in data.items()
+        }
     return data
 
 
@@ -163,8 +151,6 @@ class FastPacket(Packet):
         self.id = id
         # (payload it was made from, JSON text or None, deconstructed or None, attachments or None)
         self._cache: tuple[Any, str | None, Any, list | None] | None = None
-        # (JSON text of a binary packet being decoded, the data parsed from it)
-        self._raw: tuple[str, Any] | None = None
         if self.uses_binary_events:
             if binary is None:
                 binary = self._scan(data) if data is not None else False
@@ -260,8 +246,6 @@ class FastPacket(Packet):
         if rest:
             if self.json is _eio_json and rest[0] != "\ufeff":  # json.loads rejects a BOM
                 self.data = _decode_json(rest)
-                if count is not None:
-                    self._raw = (rest, self.data)
             else:
                 self.data = self.json.loads(rest)
         return int(count) if count is not None else 0
@@ -272,14 +256,6 @@ class FastPacket(Packet):
             raise ValueError("Unexpected binary attachment")
         self.attachments.append(attachment)
         if self.attachment_count == len(self.attachments):
-            raw = self._raw
-            if raw is not None and raw[1] is self.data:
-                self._raw = None
-                try:
-                    self.data = _decode_with_attachments(raw[0], self.attachments)
-                    return True
-                except _Fallback:
-                    pass
             self.data = self.reconstruct_binary(self.data, self.attachments)
             return True
         return False

@@ -7,6 +7,7 @@ was raised at construction or at ``encode()``).
 
 from __future__ import annotations
 
+import collections
 import json
 import math
 import random
@@ -18,6 +19,18 @@ from socketio import packet as sio_packet
 from socketio.packet import Packet
 
 from flask_socketio.packet import FastPacket
+
+_Pair = collections.namedtuple("_Pair", "a b")
+_SHARED = b"shared"
+
+
+class _ListSub(list):
+    pass
+
+
+class _DictSub(dict):
+    pass
+
 
 PACKET_TYPES = [
     sio_packet.CONNECT,
@@ -111,7 +124,10 @@ def test_random_payloads_encode_and_decode_identically(seed: int) -> None:
         if expected[2] != "ok":
             continue
         encoded = expected[3]
-        text, attachments = (encoded[0], encoded[1:]) if isinstance(encoded, list) else (encoded, [])
+        if isinstance(encoded, list):
+            text, attachments = encoded[0], encoded[1:]
+        else:
+            text, attachments = encoded, []
         # each class decodes the other's output to the same fields
         assert _decode_outcome(FastPacket, text, attachments) == _decode_outcome(
             Packet, text, attachments
@@ -191,6 +207,14 @@ ENCODED_SAMPLES = [
     "2/chat,1",
     "2/chat,1-",
     '21-["x"]',
+    '51-[{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":5}}]',
+    '51-[{"_placeholder":true,"num":true}]',
+    '52-[{"_placeholder":true,"num":-1},{"_placeholder":1,"num":0}]',
+    '51-[{"_placeholder":false,"num":0},{"_placeholder":true}]',
+    '51-[{"_placeholder":true,"num":0.0}]',
+    '51-[{"_placeholder":true,"num":"0"}]',
+    '51-{"_placeholder":true,"num":0}',
+    '51-[[[{"a":[{"_placeholder":true,"num":0}]}]]]',
 ]
 
 
@@ -224,6 +248,11 @@ def test_decode_matches_base_class(encoded: str) -> None:
         ["x", ("a", 1)],
         ["x", {1: "int key", None: "none key"}],
         ["x", memoryview(b"ab")],
+        ["x", {"t": (1, b"in a tuple")}, b"elsewhere"],  # binary, but json fails at encode()
+        ["x", _Pair(b"a", b"b")],  # a namedtuple is a tuple: not scanned
+        ["x", _SHARED, [_SHARED, {"again": _SHARED}]],  # one bytes object three times
+        ["x", _ListSub([b"a", _DictSub(k=b"b")])],  # subclasses are scanned like their bases
+        ["x", [[[[[[[[b"deep"]]]]]]]]],
     ],
     ids=repr,
 )
@@ -250,9 +279,9 @@ def test_helpers_match_base_class() -> None:
         base_data, base_att = Packet.deconstruct_binary(data)
         assert json.dumps(fast_data) == json.dumps(base_data)
         assert fast_att == base_att
-        assert _outcome(
-            lambda: _comparable(FastPacket.reconstruct_binary(fast_data, fast_att))
-        ) == _outcome(lambda: _comparable(Packet.reconstruct_binary(base_data, base_att)))
+        fast = _outcome(lambda d=fast_data, a=fast_att: FastPacket.reconstruct_binary(d, a))
+        base = _outcome(lambda d=base_data, a=base_att: Packet.reconstruct_binary(d, a))
+        assert _comparable(fast) == _comparable(base)
 
 
 class _SortedJson:

@@ -1,0 +1,169 @@
+"""Benchmark: this project's in-process test client against upstream Flask-SocketIO 5.6.1's.
+
+Runs the same app and the same payload (a dict with nested bytes) in two fresh processes, one
+with this repository's virtualenv and one with upstream's (``/work/upstream-venv``, override with
+``UPSTREAM_PYTHON``), and prints a side-by-side table:
+
+- echo: ``emit('echo', payload)`` then ``get_received()`` (the server emits the payload back);
+- ack: ``emit('ack', payload, callback=True)`` (the handler returns the payload);
+- broadcast: one of 50 clients emits, the server broadcasts to all 50, every client drains its
+  queue (figure: deliveries per second).
+
+Every reply is checked against the payload (bytes included), so both clients do the real work.
+
+    .venv/bin/python tests/benchmarks/bench_test_client.py [--seconds 1.0] [--rounds 3]
+        [--async-mode threading]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+UPSTREAM_PYTHON = os.environ.get("UPSTREAM_PYTHON", "/work/upstream-venv/bin/python")
+CLIENTS = 50
+PAYLOAD: dict[str, Any] = {
+    "id": 7,
+    "text": "hello, world",
+    "blob": b"\x00\x01\x02\x03" * 8,
+    "nested": {"items": [1, 2.5, None, {"raw": b"\xff\xfe"}], "ok": True},
+}
+
+
+def build(async_mode: str) -> tuple[Any, Any]:
+    """The app both clients talk to (uses whichever flask_socketio this interpreter has)."""
+    from flask import Flask
+
+    from flask_socketio import SocketIO, emit
+
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = "bench"
+    socketio = SocketIO(app, async_mode=async_mode)
+
+    @socketio.on("echo")
+    def echo(data: Any) -> None:
+        emit("echo", data)
+
+    @socketio.on("ack")
+    def ack(data: Any) -> Any:
+        return data
+
+    @socketio.on("bcast")
+    def bcast(data: Any) -> None:
+        emit("bcast", data, broadcast=True)
+
+    return app, socketio
+
+
+def _rate(fn: Any, seconds: float, rounds: int, unit: int = 1) -> float:
+    """Best of ``rounds`` runs of at least ``seconds`` each: operations (x unit) per second."""
+    best = 0.0
+    for _ in range(rounds):
+        count = 0
+        start = time.perf_counter()
+        deadline = start + seconds
+        while True:
+            fn()
+            count += 1
+            now = time.perf_counter()
+            if now >= deadline or count >= 1_000_000:
+                break
+        best = max(best, count * unit / (now - start))
+    return best
+
+
+def worker(async_mode: str, seconds: float, rounds: int) -> dict[str, Any]:
+    import flask_socketio
+
+    app, socketio = build(async_mode)
+    client = socketio.test_client(app)
+    client.get_received()
+
+    def echo_once() -> None:
+        client.emit("echo", PAYLOAD)
+        received = client.get_received()
+        assert received[0]["args"][0] == PAYLOAD, received
+
+    def ack_once() -> None:
+        assert client.emit("ack", PAYLOAD, callback=True) == PAYLOAD
+
+    echo_once()
+    ack_once()
+    results = {
+        "flask_socketio": os.path.dirname(flask_socketio.__file__),
+        "async_mode": socketio.server.async_mode,
+        "packet_class": socketio.server.packet_class.__name__,
+        "echo": _rate(echo_once, seconds, rounds),
+        "ack": _rate(ack_once, seconds, rounds),
+    }
+    clients = [socketio.test_client(app) for _ in range(CLIENTS)]
+    for c in clients:
+        c.get_received()
+    sender = clients[0]
+
+    def broadcast_once() -> None:
+        sender.emit("bcast", PAYLOAD)
+        for c in clients:
+            got = c.get_received()
+            assert len(got) == 1 and got[0]["args"][0] == PAYLOAD, got
+
+    broadcast_once()
+    results["broadcast"] = _rate(broadcast_once, seconds, rounds, unit=CLIENTS)
+    return results
+
+
+def run_worker(python: str, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [
+        python,
+        os.path.abspath(__file__),
+        "--worker",
+        "--async-mode",
+        args.async_mode,
+        "--seconds",
+        str(args.seconds),
+        "--rounds",
+        str(args.rounds),
+    ]
+    # run outside the repository so upstream's interpreter cannot import this checkout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd="/", timeout=600)
+    if out.returncode != 0:
+        raise SystemExit(f"worker {python} failed:\n{out.stdout}\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="length of one round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (best kept)")
+    parser.add_argument("--async-mode", default="threading")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.async_mode, args.seconds, args.rounds)))
+        return
+
+    ours = run_worker(sys.executable, args)
+    upstream = run_worker(UPSTREAM_PYTHON, args)
+    print(f"ours:     {ours['flask_socketio']} ({ours['async_mode']}, {ours['packet_class']})")
+    print(f"upstream: {upstream['flask_socketio']} ({upstream['async_mode']})")
+    print(f"best of {args.rounds} rounds of {args.seconds:g} s; payload: dict with nested bytes")
+    print()
+    print(f"{'measure':<34}{'ours':>12}{'upstream':>12}{'ratio':>8}")
+    rows = [
+        ("echo round trips/s (emit+get)", "echo"),
+        ("acks/s (emit callback=True)", "ack"),
+        (f"broadcast deliveries/s ({CLIENTS} clients)", "broadcast"),
+    ]
+    for label, key in rows:
+        ratio = ours[key] / upstream[key]
+        print(f"{label:<34}{ours[key]:>12,.0f}{upstream[key]:>12,.0f}{ratio:>7.2f}x")
+
+
+if __name__ == "__main__":
+    main()
