@@ -5,8 +5,9 @@ The subclass adds two things to python-socketio's ``Server``:
 - in-process peers: a test client registers a callable per Engine.IO session and receives what
   the server would have written to the wire, so test clients and real network clients are served
   side by side by one unchanged server;
-- a protocol fix: a CONNECT to an unknown namespace is refused with the payload Socket.IO v5
-  specifies (``{"message": "Invalid namespace"}``) instead of a bare string.
+- protocol fixes: a CONNECT to an unknown namespace is refused with the payload Socket.IO v5
+  specifies (``{"message": "Invalid namespace"}``) instead of a bare string, and the Engine.IO
+  server answers malformed HTTP requests as the protocol says (``engineio_server``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import flask
 import socketio
 from socketio import packet
+
+from .engineio_server import EngineIOServer
 
 #: WSGI environ keys set for every request that goes through the middleware.
 APP_KEY = "flask.app"
@@ -32,6 +35,9 @@ class Server(socketio.Server):
         self.flask_app = flask_app
         self._inprocess: dict[str, Deliver] = {}
         super().__init__(**options)
+
+    def _engineio_server_class(self) -> type:
+        return EngineIOServer
 
     # -- in-process peers --------------------------------------------------------------------
 
