@@ -44,7 +44,8 @@ build/upstream/test_socketio.py: | $(VENV)/.installed
 $(NOGEVENT_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(NOGEVENT_VENV)
 	$(NOGEVENT_VENV)/bin/pip install -q --upgrade pip
-	$(NOGEVENT_VENV)/bin/pip install -q -e . pytest pytest-timeout redis msgpack
+	$(NOGEVENT_VENV)/bin/pip install -q -e . pytest pytest-timeout redis kombu msgpack requests \
+	  websocket-client flask-login
 	touch $@
 
 setup-chromium:
@@ -79,8 +80,8 @@ test-python:
 	$(PY) -m pytest -q build/upstream/test_socketio.py
 
 test-nogevent:
-	$(NOGEVENT_VENV)/bin/python -m pytest -q -p no:flask_socketio build/upstream/test_socketio.py \
-	  tests/test_core_compat.py
+	$(NOGEVENT_VENV)/bin/python -m pytest -q -p no:flask_socketio --noconftest \
+	  build/upstream/test_socketio.py tests/test_core_*.py
 
 test-e2e:
 	cd e2e && npx playwright test

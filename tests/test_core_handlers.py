@@ -249,3 +249,40 @@ def test_unknown_namespace_is_refused_with_protocol_payload():
     client.connect("/nowhere")
     assert not client.is_connected("/nowhere")
     assert client.get_connect_error("/nowhere") == {"message": "Invalid namespace"}
+
+
+def test_background_task_emits_reach_the_client():
+    app, socketio = make_app()
+
+    @socketio.on("start")
+    def start(count):
+        def work():
+            for index in range(count):
+                socketio.sleep(0.01)
+                socketio.emit("tick", index)
+
+        socketio.start_background_task(work)
+
+    client = socketio.test_client(app)
+    client.emit("start", 3)
+    assert [client.expect("tick", timeout=3) for _ in range(3)] == [[0], [1], [2]]
+
+
+def test_server_send_and_close_room_outside_handlers():
+    app, socketio = make_app()
+
+    @socketio.on("join")
+    def on_join(room):
+        from flask_socketio import join_room
+
+        join_room(room)
+
+    alice, bob = socketio.test_client(app), socketio.test_client(app)
+    alice.emit("join", "team")
+    socketio.send("to the team", to="team")
+    socketio.send({"json": True}, json=True)
+    assert [e["args"] for e in alice.get_received()] == ["to the team", {"json": True}]
+    assert [e["args"] for e in bob.get_received()] == [{"json": True}]
+    socketio.close_room("team")
+    socketio.send("nobody", to="team")
+    assert alice.get_received() == []
