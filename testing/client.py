@@ -271,14 +271,18 @@ class Client:
                                   f"{exc}") from exc
         self._sio.reconnection = self.reconnection
 
-    def _stop_reconnecting(self) -> None:
+    def _stop_reconnecting(self, timeout: float = 5.0) -> None:
+        """Stop a running reconnection task (bounded); new ones cannot start afterwards."""
         sio = self._sio
         sio.reconnection = False
-        task = getattr(sio, "_reconnect_task", None)
-        if task is not None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            task = getattr(sio, "_reconnect_task", None)
+            if task is None or not task.is_alive():
+                return
             if sio._reconnect_abort is not None:
-                sio._reconnect_abort.set()
-            task.join(5)
+                sio._reconnect_abort.set()  # set again: the task clears it when it starts
+            task.join(0.1)
 
     def _connect_namespace(self, namespace: str, auth: Any) -> None:
         sio = self._sio
@@ -316,6 +320,8 @@ class Client:
             if sio.connected:
                 sio.disconnect()
             self._stop_reconnecting()
+            if sio.connected:  # a reconnect succeeded while it was being stopped
+                sio.disconnect()
             if sio.eio.state == "connected":  # e.g. a reconnect that was still in progress
                 sio.eio.disconnect()
         finally:
@@ -373,7 +379,8 @@ class Client:
         sio, eio = self._sio, self._sio.eio
         if eio.state != "disconnected":
             found.append(f"{self.name}: Engine.IO state {eio.state!r}")
-        if getattr(sio, "_reconnect_task", None) is not None:
+        task = getattr(sio, "_reconnect_task", None)
+        if task is not None and task.is_alive():
             found.append(f"{self.name}: reconnection task still running")
         for attr in ("read_loop_task", "write_loop_task"):
             task = getattr(eio, attr, None)

@@ -1,0 +1,30 @@
+"""The repository's own pytest setup: it uses the plugin (pytest_flask_socketio) like any
+downstream app would, with the small app in tests/plugin_app.py.
+
+Tests that use ``socketio_client``/``socketio_client_factory`` run over every transport with
+``--socketio-transport=all`` (``make test`` passes it for client-behaviour tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+
+APP_SPEC = "tests.plugin_app:create_app()"
+
+
+@pytest.fixture
+def app() -> Iterator[Flask]:
+    """A fresh app per test (threading mode, so it can also be served in a thread)."""
+    from tests.plugin_app import create_app
+
+    yield create_app()
+
+
+@pytest.fixture
+def socketio_app_spec(request: pytest.FixtureRequest) -> str:
+    """Subprocess servers import the same app (unless a test's marker names another)."""
+    marker = request.node.get_closest_marker("socketio_server")
+    return (marker.kwargs.get("app") if marker else None) or APP_SPEC
