@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from flask_socketio_testing.client import Client
 
 from .live_server import LiveServer, LiveServerError, ProcessLiveServer, ThreadLiveServer

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Generator
+
 import pytest
 
 from .fixtures import (  # noqa: F401 - fixtures are registered by being importable here
