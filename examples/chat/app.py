@@ -172,8 +172,23 @@ def main(argv: list[str] | None = None) -> None:
     app, socketio = create_app()
     if not (CLIENT_DIST / "socket.io.min.js").is_file():
         print("warning: socket.io-client missing; run `npm ci` in examples/chat", flush=True)
-    print(f"Chat demo ({socketio.async_mode}) on http://{args.host}:{args.port}/", flush=True)
-    socketio.run(app, host=args.host, port=args.port)
+    try:
+        if args.port == 0:  # a free port, chosen by the kernel: bind first, then say which
+            from flask_socketio.serving import make_server
+
+            handle = make_server(app, socketio, host=args.host, port=0)
+            print(
+                f"Chat demo ({socketio.async_mode}) on http://{args.host}:{handle.port}/",
+                flush=True,
+            )
+            handle.serve_forever()
+        else:
+            print(
+                f"Chat demo ({socketio.async_mode}) on http://{args.host}:{args.port}/", flush=True
+            )
+            socketio.run(app, host=args.host, port=args.port)
+    except KeyboardInterrupt:
+        print("bye", flush=True)
 
 
 if __name__ == "__main__":
