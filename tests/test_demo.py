@@ -1,17 +1,21 @@
 """The chat demo (examples/chat): rooms, broadcasts and acks, its page and its JS client.
 
 The chat logic is checked with the in-process test client (``socketio.test_client(app)``), in
-the demo's default async mode and in threading mode, and once over real WebSockets against a
-live server with python-socketio clients.
+the demo's default async mode and in threading mode, and over real WebSockets with python-socketio
+clients: against a live server in this process (threading) and against the entry point itself,
+``python examples/chat/app.py --port 0``, which is what ``make run`` starts (gevent, patched first).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -190,3 +194,56 @@ def test_two_websocket_clients_chat_over_the_network(live_chat: str) -> None:
     finally:
         for client in clients.values():
             client.disconnect()
+
+
+@pytest.fixture
+def demo_process(tmp_path: Path) -> Iterator[str]:
+    """``python examples/chat/app.py --port 0`` (gevent), stopped with Ctrl-C at teardown."""
+    out_path = tmp_path / "demo.out"
+    with open(out_path, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(DEMO / "app.py"), "--port", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = None
+        deadline = time.monotonic() + 15
+        while url is None and time.monotonic() < deadline and process.poll() is None:
+            for line in out_path.read_text().splitlines():
+                if line.startswith("Chat demo (gevent) on "):
+                    url = line.rsplit(" ", 1)[1].rstrip("/")
+            time.sleep(0.05)
+        assert url is not None, f"the demo did not start: {out_path.read_text()}"
+        yield url
+        process.send_signal(signal.SIGINT)  # Ctrl-C ends it cleanly
+        assert process.wait(timeout=5) == 0, out_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def test_entry_point_serves_page_and_chat_with_gevent(demo_process: str) -> None:
+    _require_client_build()
+    with urllib.request.urlopen(demo_process + "/", timeout=5) as page:
+        assert demo.CLIENT_URL in page.read().decode()
+    with urllib.request.urlopen(demo_process + demo.CLIENT_URL, timeout=5) as js:
+        assert b"Socket.IO v4." in js.read(200)
+    ann = socketio.Client(reconnection=False)
+    bob = socketio.Client(reconnection=False)
+    heard: list[Any] = []
+    bob.on("chat", heard.append)
+    try:
+        for name, client in (("ann", ann), ("bob", bob)):
+            client.connect(demo_process, transports=["websocket"], wait_timeout=5)
+            assert client.call("join", {"name": name, "room": "lobby"}, timeout=5)["ok"]
+        ack = ann.call("say", {"text": "served by gevent"}, timeout=5)
+        deadline = time.monotonic() + 5
+        while not heard and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [(m["text"], m["id"]) for m in heard] == [("served by gevent", ack["id"])]
+    finally:
+        ann.disconnect()
+        bob.disconnect()
