@@ -5,9 +5,10 @@ unique to the test (so parallel xdist workers never see each other's messages); 
 WebSocket clients sit on both nodes, and a write-only ``SocketIO(message_queue=..., channel=...)``
 without an app emits from this process, as a worker process would.
 
-Services: ``REDIS_URL`` (default redis://127.0.0.1:6379/0) and ``AMQP_URL`` (default
-amqp://guest:guest@127.0.0.1:5672//). A service that does not answer skips its tests, or fails
-them when ``SOCKETIO_REQUIRE_SERVICES=1`` or ``CI`` is set.
+Services come from the plugin's ``redis_url`` / ``amqp_url`` fixtures: ``REDIS_URL`` (default
+redis://127.0.0.1:6379/0) and ``AMQP_URL`` (default amqp://guest:guest@127.0.0.1:5672//). A service
+that does not answer skips its tests, or fails them when ``SOCKETIO_REQUIRE_SERVICES=1`` or ``CI``
+is set. Each test gets its own channel from the plugin's ``socketio_channel``.
 """
 
 from __future__ import annotations
@@ -32,10 +33,6 @@ from flask_socketio import SocketIO
 from flask_socketio.queues import MessageQueueError
 
 MQ_APP = Path(__file__).resolve().parent / "mq_app.py"
-SERVICE_URLS = {
-    "redis": ("REDIS_URL", "redis://127.0.0.1:6379/0"),
-    "amqp": ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"),
-}
 START_TIMEOUT = 15.0  # seconds for a node to print its port
 WAIT = 5.0  # seconds for an expected event to arrive
 QUIET = 0.3  # seconds in which an unexpected event would have arrived (loopback: ms)
@@ -44,49 +41,19 @@ QUIET = 0.3  # seconds in which an unexpected event would have arrived (loopback
 # -- services ----------------------------------------------------------------------------------
 
 
-def _services_required() -> bool:
-    return os.environ.get("SOCKETIO_REQUIRE_SERVICES") == "1" or bool(os.environ.get("CI"))
-
-
-def _service_problem(backend: str, url: str) -> str | None:
-    """None when the service at ``url`` answers, else why not."""
-    try:
-        if backend == "redis":
-            import redis
-
-            client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-            try:
-                client.ping()
-            finally:
-                client.close()
-        else:
-            import kombu
-
-            with kombu.Connection(url, connect_timeout=2) as connection:
-                connection.connect()
-    except Exception as exc:  # any failure means: not usable here
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-_checked: dict[str, str | None] = {}
-
-
-@pytest.fixture(params=sorted(SERVICE_URLS))
+@pytest.fixture(params=["redis", "amqp"])
 def queue_url(request: pytest.FixtureRequest) -> str:
-    """The URL of a message queue that answers (Redis, then RabbitMQ); skip or fail if down."""
-    backend = request.param
-    variable, default = SERVICE_URLS[backend]
-    url = os.environ.get(variable, default)
-    if backend not in _checked:
-        _checked[backend] = _service_problem(backend, url)
-    problem = _checked[backend]
-    if problem is not None:
-        message = f"{backend} at {url} ({variable}) does not answer: {problem}"
-        if _services_required():
-            pytest.fail(message + " [SOCKETIO_REQUIRE_SERVICES=1 or CI is set]")
-        pytest.skip(message)
-    return url
+    """The URL of the real Redis, then RabbitMQ, from the plugin's ``redis_url``/``amqp_url``.
+
+    Those skip a test when their service does not answer (fail with SOCKETIO_REQUIRE_SERVICES=1);
+    here a skip becomes a failure when ``CI`` is set too.
+    """
+    try:
+        return request.getfixturevalue(f"{request.param}_url")
+    except pytest.skip.Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{request.param}: {exc.msg} [CI is set: services are required]")
+        raise
 
 
 # -- server nodes and clients ------------------------------------------------------------------
@@ -188,9 +155,9 @@ def _wait_for(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
 class Cluster:
     """Two nodes on one channel, clients on each, and an external write-only emitter."""
 
-    def __init__(self, url: str, tmp_path: Path) -> None:
+    def __init__(self, url: str, channel: str, tmp_path: Path) -> None:
         self.url = url
-        self.channel = f"flask-socketio-test-{uuid.uuid4().hex}"
+        self.channel = channel
         self.nodes: dict[str, Node] = {}
         self.clients: dict[str, Recorder] = {}
         self.emitter: SocketIO | None = None
@@ -244,9 +211,9 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(queue_url: str, tmp_path: Path) -> Iterator[Cluster]:
+def cluster(queue_url: str, socketio_channel: str, tmp_path: Path) -> Iterator[Cluster]:
     """Two gevent nodes of tests/mq_app.py on a fresh channel; all killed at teardown."""
-    cluster = Cluster(queue_url, tmp_path)
+    cluster = Cluster(queue_url, socketio_channel, tmp_path)
     try:
         cluster.start()
         yield cluster
