@@ -18,9 +18,12 @@ of connected clients, broadcast when someone joins a room or leaves).
 
 if __name__ == "__main__":
     # gevent patches the standard library before anything imports socket, threading or socketio
-    from gevent import monkey
-
-    monkey.patch_all()
+    try:
+        from gevent import monkey
+    except ImportError:  # no gevent: Flask-SocketIO falls back to threading (Werkzeug)
+        pass
+    else:
+        monkey.patch_all()
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
@@ -186,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"Chat demo ({socketio.async_mode}) on http://{args.host}:{args.port}/", flush=True
             )
-            socketio.run(app, host=args.host, port=args.port)
+            # allow_unsafe_werkzeug only matters without gevent (threading: a dev server)
+            socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
     except KeyboardInterrupt:
         print("bye", flush=True)
 
