@@ -14,6 +14,11 @@ from flask import Flask
 
 APP_SPEC = "tests.plugin_app:create_app()"
 
+# the downstream sample project is run by tests/test_plugin_downstream.py, in its own directory
+collect_ignore = ["tests/downstream"]
+# pytester runs the plugin in isolated pytest processes (tests/test_plugin_pytester.py)
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def app() -> Iterator[Flask]:
