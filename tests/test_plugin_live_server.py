@@ -9,7 +9,6 @@ import time
 
 import pytest
 import requests
-
 from flask_socketio_testing import Client
 from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer
 

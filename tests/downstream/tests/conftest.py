@@ -1,6 +1,6 @@
 import pytest
-
-from chatapp import create_app, socketio as app_socketio
+from chatapp import create_app
+from chatapp import socketio as app_socketio
 
 
 @pytest.fixture
