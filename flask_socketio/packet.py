@@ -29,7 +29,10 @@ __all__ = ["FastPacket"]
 #: Same output as ``json.dumps(data, separators=(",", ":"))``, without building an encoder per call.
 _encode_json = _stdlib_json.JSONEncoder(separators=(",", ":")).encode
 #: Same as ``engineio.json.loads`` (its ``parse_int`` guard included), built once.
-_decode_json = _stdlib_json.JSONDecoder(parse_int=_eio_json._safe_int).decode
+_decoder = _stdlib_json.JSONDecoder(parse_int=_eio_json._safe_int)
+_decode_json = _decoder.decode
+#: The decoder's scanner, called directly when the text is one JSON value and nothing else.
+_scan_json = _decoder.scan_once
 #: CPython's C encoder factory (None without the ``_json`` accelerator).
 _c_make_encoder = getattr(_json_encoder, "c_make_encoder", None)
 _encode_str = _json_encoder.encode_basestring_ascii
@@ -133,6 +136,41 @@ def _reconstruct(data: Any, attachments: list) -> Any:
     return data
 
 
+def _fill_placeholders(data: Any, attachments: list) -> Any:
+    """``_reconstruct`` for data that ``decode()`` just built: placeholders are replaced in place.
+
+    JSON-decoded data has only plain lists and dicts and no shared containers, so filling it in
+    place gives the same value as the base class's copying walk. All slots are found before any
+    is filled; if one cannot be (a bad ``num``), the base walk runs and raises its own error.
+    """
+    if type(data) is dict:
+        if data.get("_placeholder") and "num" in data:
+            return attachments[data["num"]]
+    elif type(data) is not list:
+        return data
+    slots = []
+    stack = [data]
+    while stack:
+        container = stack.pop()
+        items = enumerate(container) if type(container) is list else container.items()
+        for key, value in items:
+            kind = type(value)
+            if kind is dict:
+                if value.get("_placeholder") and "num" in value:
+                    slots.append((container, key, value["num"]))
+                else:
+                    stack.append(value)
+            elif kind is list:
+                stack.append(value)
+    try:
+        values = [attachments[num] for _, _, num in slots]
+    except Exception:
+        return _reconstruct(data, attachments)
+    for (container, key, _), value in zip(slots, values, strict=True):
+        container[key] = value
+    return data
+
+
 class FastPacket(Packet):
     """A ``socketio.packet.Packet`` that encodes and decodes the same bytes, faster."""
 
@@ -151,6 +189,8 @@ class FastPacket(Packet):
         self.id = id
         # (payload it was made from, JSON text or None, deconstructed or None, attachments or None)
         self._cache: tuple[Any, str | None, Any, list | None] | None = None
+        # the plain lists and dicts decode() just built (placeholders may be filled in place)
+        self._fresh: Any = None
         if self.uses_binary_events:
             if binary is None:
                 binary = self._scan(data) if data is not None else False
@@ -245,7 +285,15 @@ class FastPacket(Packet):
             self.id = int(ack_id)
         if rest:
             if self.json is _eio_json and rest[0] != "\ufeff":  # json.loads rejects a BOM
-                self.data = _decode_json(rest)
+                try:
+                    data, end = _scan_json(rest, 0)
+                except StopIteration:  # leading whitespace or no value: decode() says which
+                    data, end = _decode_json(rest), len(rest)
+                if end != len(rest):  # trailing whitespace or extra data: decode() decides
+                    data = _decode_json(rest)
+                self.data = data
+                if count is not None:
+                    self._fresh = data
             else:
                 self.data = self.json.loads(rest)
         return int(count) if count is not None else 0
@@ -256,7 +304,11 @@ class FastPacket(Packet):
             raise ValueError("Unexpected binary attachment")
         self.attachments.append(attachment)
         if self.attachment_count == len(self.attachments):
-            self.data = self.reconstruct_binary(self.data, self.attachments)
+            if self._fresh is not None and self._fresh is self.data:
+                self._fresh = None
+                self.data = _fill_placeholders(self.data, self.attachments)
+            else:
+                self.data = self.reconstruct_binary(self.data, self.attachments)
             return True
         return False
 
