@@ -167,6 +167,7 @@ class DeliveryBook:
         self.environment = environment
         self.grace = grace
         self.members: dict[str, set[str]] = defaultdict(set)
+        self.joining: set[tuple[str, str]] = set()
         self.leaving: set[tuple[str, str]] = set()
         self.changed: dict[tuple[str, str], float] = {}
         self.ledgers: dict[int, DeliveryLedger] = {}
@@ -186,10 +187,14 @@ class DeliveryBook:
 
     # membership ---------------------------------------------------------------------------
     def join_started(self, uid: str, room: str) -> None:
+        self.joining.add((room, uid))
         self.changed[(room, uid)] = time.time()
 
-    def joined(self, uid: str, room: str) -> None:
-        self.members[room].add(uid)
+    def joined(self, uid: str, room: str, ok: bool = True) -> None:
+        """The join of ``uid`` was acknowledged (``ok``) or failed."""
+        if ok:
+            self.members[room].add(uid)
+        self.joining.discard((room, uid))
         self.leaving.discard((room, uid))
         self.changed[(room, uid)] = time.time()
 
@@ -211,10 +216,13 @@ class DeliveryBook:
         return uid in self.members.get(room, ())
 
     def _in_transit(self, uid: str, room: str, sent: float) -> bool:
-        # membership changed from shortly before the send onwards: neither a receipt nor a
-        # miss says anything about the server
-        changed = self.changed.get((room, uid))
-        return changed is not None and changed >= sent - 1.0
+        # a join or leave in flight, or any change after the send: neither a receipt nor a miss
+        # says anything about the server
+        key = (room, uid)
+        if key in self.joining or key in self.leaving:
+            return True
+        changed = self.changed.get(key)
+        return changed is not None and changed >= sent
 
     # messages -----------------------------------------------------------------------------
     def expect(self, stamp: dict[str, Any], event: str, room: str) -> int:
@@ -463,7 +471,7 @@ class SocketIOUser(User):
         ok = self.call(self.join_event, room) is not None and self.connected
         if ok:
             self.rooms.add(room)
-            self.book.joined(self.user_id, room)
+        self.book.joined(self.user_id, room, ok)
         return ok
 
     def leave(self, room: str) -> bool:

@@ -1,0 +1,162 @@
+"""Unit checks of the Locust delivery book and SLO maths (issue 7).
+
+Not collected by the normal run: importing Locust monkey-patches gevent, so
+tests/test_load_harness.py runs this file in a child pytest process.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from flask_socketio_testing.locust import (
+    DeliveryBook,
+    diff_snapshots,
+    evaluate_slo,
+    stats_snapshot,
+)
+from flask_socketio_testing.stamp import stamp_payload
+from locust.env import Environment
+
+
+@pytest.fixture
+def env() -> Environment:
+    return Environment()
+
+
+@pytest.fixture
+def fired(env: Environment) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    env.events.request.add_listener(lambda **kw: events.append(kw))
+    return events
+
+
+def _send(book: DeliveryBook, room: str, n: int, sent: float | None = None) -> dict[str, Any]:
+    payload = stamp_payload({"room": room}, msg_id=f"s:{n}", sender="s", seq=n)
+    if sent is not None:
+        payload["_ledger"]["sent"] = sent
+    book.expect(payload["_ledger"], "chat", room)
+    return payload
+
+
+def _close_all(book: DeliveryBook) -> None:
+    book.finalize(time.time() + 10)
+
+
+def _errors(fired: list[dict[str, Any]]) -> list[str]:
+    return [type(e["exception"]).__name__ for e in fired if e["exception"] is not None]
+
+
+def test_all_members_received(env: Environment, fired: list[dict[str, Any]]) -> None:
+    book = DeliveryBook(env, grace=1)
+    for uid in ("a", "b", "c"):
+        book.joined(uid, "r")
+    p = _send(book, "r", 1)
+    for uid in ("a", "b", "c"):
+        assert book.received(uid, p["_ledger"], "r", time.time()) == "tracked"
+    _close_all(book)
+    assert _errors(fired) == []
+    assert book.counts["expected"] == book.counts["delivered"] == 3
+    assert not book.ledgers and not book.messages  # verified ledgers are dropped
+
+
+def test_missing_member_is_lost(env: Environment, fired: list[dict[str, Any]]) -> None:
+    book = DeliveryBook(env, grace=1)
+    book.joined("a", "r")
+    book.joined("b", "r")
+    p = _send(book, "r", 1)
+    book.received("a", p["_ledger"], "r", time.time())
+    _close_all(book)
+    assert _errors(fired) == ["LostDelivery"]
+    assert book.counts["lost"] == 1
+
+
+def test_member_leaving_in_flight_is_excused(env: Environment, fired: list) -> None:
+    book = DeliveryBook(env, grace=1)
+    book.joined("a", "r")
+    p = _send(book, "r", 1)
+    book.gone("a", ["r"])
+    _close_all(book)
+    assert _errors(fired) == []
+    assert book.counts["excused"] == 1
+    assert p
+
+
+def test_non_member_receipt_is_misdelivered(env: Environment, fired: list) -> None:
+    book = DeliveryBook(env, grace=1)
+    book.joined("a", "r")
+    book.joined("x", "other")
+    p = _send(book, "r", 1)
+    book.received("a", p["_ledger"], "r", time.time())
+    book.received("x", p["_ledger"], "r", time.time())
+    _close_all(book)
+    assert _errors(fired) == ["Misdelivered"]
+
+
+def test_foreign_message_to_non_member_is_misdelivered_at_once(env: Environment) -> None:
+    book = DeliveryBook(env, grace=1)
+    stamp = stamp_payload({}, msg_id="other-process:1", sender="o", seq=1)["_ledger"]
+    assert book.received("x", stamp, "r", time.time()) == "misdelivered"
+    book.joined("x", "r")
+    assert book.received("x", stamp, "r", time.time()) == "foreign"
+
+
+def test_join_race_is_tolerated(env: Environment, fired: list) -> None:
+    book = DeliveryBook(env, grace=1)
+    book.joined("a", "r")
+    p = _send(book, "r", 1)
+    book.join_started("late", "r")  # joining while the message is in flight
+    book.received("late", p["_ledger"], "r", time.time())
+    book.received("a", p["_ledger"], "r", time.time())
+    _close_all(book)
+    assert _errors(fired) == []
+    assert book.counts["tolerated"] == 1
+
+
+def test_duplicate_delivery(env: Environment, fired: list) -> None:
+    book = DeliveryBook(env, grace=1)
+    book.joined("a", "r")
+    p = _send(book, "r", 1)
+    book.received("a", p["_ledger"], "r", time.time())
+    book.received("a", p["_ledger"], "r", time.time())
+    _close_all(book)
+    assert _errors(fired) == ["DuplicateDelivery"]
+
+
+def test_young_messages_wait_for_the_grace_period(env: Environment, fired: list) -> None:
+    book = DeliveryBook(env, grace=5)
+    book.joined("a", "r")
+    _send(book, "r", 1)
+    book.finalize(time.time() - book.grace)
+    assert book.ledgers  # not verified yet: the recipient still has time
+    book.flush()
+    assert _errors(fired) == [] and not book.ledgers
+
+
+def test_evaluate_slo() -> None:
+    hist = {10: 980, 300: 20}
+    ok = evaluate_slo(hist, 1000, 0, 0, 0, slo_p99_ms=250, slo_delivered=0.999)
+    assert ok.p99_ms == 300 and not ok.ok
+    fine = evaluate_slo({10: 1000}, 1000, 1, 0, 0, 250, 0.999)
+    assert fine.ok and fine.delivered_ratio == pytest.approx(1000 / 1001)
+    lossy = evaluate_slo({10: 1000}, 1000, 2, 0, 0, 250, 0.999)
+    assert not lossy.ok and "delivered" in lossy.problems[0]
+    wrong = evaluate_slo({10: 1000}, 1000, 0, 1, 0, 250, 0.999)
+    assert wrong.problems == ["1 misdelivered message(s)"]
+
+
+def test_stats_snapshots_diff(env: Environment, fired: list) -> None:
+    env.create_local_runner()  # its listener logs request events into env.stats
+    book = DeliveryBook(env, grace=1)
+    a = stats_snapshot(env.stats)
+    env.events.request.fire(request_type="recv", name="chat", response_time=12.0,
+                            response_length=0, exception=None, context={})
+    env.events.request.fire(request_type="call", name="chat", response_time=3.0,
+                            response_length=0, exception=None, context={})
+    book.joined("a", "r")
+    _send(book, "r", 1)
+    _close_all(book)
+    d = diff_snapshots(a, stats_snapshot(env.stats))
+    assert d["received"] == 1 and d["lost"] == 1 and d["sends"] == 1
+    assert d["hist"] == {12: 1}
