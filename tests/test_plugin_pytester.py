@@ -1,0 +1,135 @@
+"""The plugin seen from a user's test run (pytester, each run in its own pytest process):
+transport ids, failure transcripts, leak reports, service skips turned into failures, option
+errors and fixture documentation."""
+
+from __future__ import annotations
+
+import pytest
+
+APP = '''
+from flask import Flask
+from flask_socketio import SocketIO, emit
+
+def create_app():
+    app = Flask(__name__)
+    socketio = SocketIO(app, async_mode="threading")
+
+    @socketio.on("connect")
+    def connect(auth=None):
+        emit("hello", "there")
+
+    @socketio.on("ping_me")
+    def ping_me(data):
+        emit("pong", data)
+
+    return app
+'''
+
+CONFTEST = '''
+import pytest
+from userapp import create_app
+
+@pytest.fixture
+def app():
+    return create_app()
+'''
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(userapp=APP, conftest=CONFTEST)
+    pytester.makeini("[pytest]\npythonpath = .\nsocketio_app = userapp:create_app()\n")
+    return pytester
+
+
+def test_ids_transcripts_and_leaks(project: pytest.Pytester) -> None:
+    project.makepyfile(test_user='''
+import threading, time
+import pytest
+
+def test_ok(socketio_client):
+    socketio_client.emit("ping_me", 1)
+    assert socketio_client.expect("pong") == [1]
+
+def test_times_out(socketio_client):
+    socketio_client.emit("ping_me", {"x": 41})
+    socketio_client.expect("never-sent", timeout=0.2)
+
+@pytest.mark.socketio_transports("websocket")
+def test_ws_only(socketio_client):
+    assert socketio_client.transport == "websocket"
+
+def test_leaks_a_thread(socketio_client):
+    threading.Thread(target=time.sleep, args=(4,), name="forgotten-worker").start()
+''')
+    result = project.runpytest_subprocess("--socketio-transport=all", "-v", "-p", "no:randomly")
+    out = result.stdout.str()
+    result.assert_outcomes(passed=7, failed=3, errors=3)
+    for transport in ("inprocess", "polling", "websocket"):
+        assert f"test_ok[{transport}] PASSED" in out
+        assert f"test_times_out[{transport}] FAILED" in out
+    assert "test_ws_only[websocket] PASSED" in out
+    assert "test_ws_only[inprocess]" not in out
+    # the failure report carries the client's transcript: what it sent and what it received
+    assert "socketio transcript: client-1-websocket (call)" in out
+    assert "socketio transcript: client-1-inprocess (call)" in out
+    assert "emit          /        ping_me args=[{'x': 41}]" in out
+    assert "pong args=[{'x': 41}]" in out
+    assert "expected 'never-sent'" in out
+    # the leak is reported at teardown, naming the thread
+    assert "socketio fixtures leaked after teardown" in out
+    assert "non-daemon thread 'forgotten-worker' started during the test" in out
+
+
+def test_single_transport_keeps_ids(project: pytest.Pytester) -> None:
+    project.makepyfile(test_user='''
+import pytest
+
+def test_plain(socketio_client, socketio_transport):
+    assert socketio_transport == "polling"
+
+@pytest.mark.socketio_transports("inprocess")
+def test_inprocess_only(socketio_client):
+    pass
+''')
+    result = project.runpytest_subprocess("--socketio-transport=polling", "-v", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*test_plain PASSED*", "*runs only over inprocess*"])
+
+
+def test_missing_services_skip_or_fail(project: pytest.Pytester,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    project.makepyfile(test_user='''
+def test_redis(redis_url):
+    pass
+
+def test_amqp(amqp_url):
+    pass
+''')
+    # ports that nothing listens on (port 9 is discard/closed on these machines)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")
+    monkeypatch.setenv("AMQP_URL", "amqp://guest:guest@127.0.0.1:9//")
+    monkeypatch.delenv("SOCKETIO_REQUIRE_SERVICES", raising=False)
+    project.runpytest_subprocess("-rs").assert_outcomes(skipped=2)
+    failed = project.runpytest_subprocess("--socketio-require-services")
+    failed.assert_outcomes(errors=2)
+    failed.stdout.fnmatch_lines(["*services are required*"])
+    monkeypatch.setenv("SOCKETIO_REQUIRE_SERVICES", "1")
+    project.runpytest_subprocess().assert_outcomes(errors=2)
+
+
+def test_bad_transport_is_a_usage_error(project: pytest.Pytester) -> None:
+    project.makepyfile(test_user="def test_x():\n    pass\n")
+    result = project.runpytest_subprocess("--socketio-transport=carrier-pigeon")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown transport 'carrier-pigeon'*"])
+
+
+def test_fixtures_are_documented(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--fixtures", "-v")
+    out = result.stdout.str()
+    for name in ("socketio", "socketio_client", "socketio_client_factory",
+                 "socketio_live_server", "socketio_cluster", "redis_url", "amqp_url",
+                 "socketio_channel", "socketio_transport"):
+        assert f"\n{name} " in out or f"\n{name} [" in out, name
+    assert "binds port 0 itself" in out
