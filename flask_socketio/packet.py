@@ -49,6 +49,8 @@ _HEADER = re.compile(
 )
 
 _BINARY_TYPES = (bytes, bytearray)
+#: Exact types of containers (and the object itself) in the encoder's path to a plain ``bytes``.
+_PLAIN_PATH = frozenset({list, dict, bytes, bytearray})
 #: Exact types that are never containers nor binary (subclasses take the general path).
 _LEAVES = frozenset({str, int, float, bool, type(None)})
 
@@ -108,9 +110,10 @@ def _encode_binary(data: Any) -> tuple[str, list] | None:
 
     def default(obj: Any) -> Any:
         if isinstance(obj, _BINARY_TYPES):
-            for parent in markers.values():
-                if isinstance(parent, tuple):
-                    raise _Fallback
+            if not _PLAIN_PATH.issuperset(map(type, markers.values())):
+                for parent in markers.values():
+                    if isinstance(parent, tuple):
+                        raise _Fallback
             attachments.append(obj)
             return {"_placeholder": True, "num": len(attachments) - 1}
         raise _Fallback

@@ -100,7 +100,10 @@ class SocketIOTestClient:
         self._handlers: dict[tuple[str, str], Handler] = {}
         self._ack_counter = 0
         self._pending: Any = None  # a binary packet waiting for its attachments
+        # Deliveries (any thread) only append to deques and dicts, which is atomic; readers
+        # serialize on this condition, and deliveries notify it only when someone waits.
         self._cond = threading.Condition(threading.Lock())
+        self._waiters = 0
         self._packet_class = server.packet_class
         # gevent/eventlet without monkey patching: waiting must yield to the loop, not block it
         self._cooperative = getattr(server, "async_mode", "threading") != "threading"
@@ -239,9 +242,8 @@ class SocketIOTestClient:
             self._send(self._packet_class(sio_packet.EVENT, [event, *args], namespace=namespace))
             return None
         key = self._send_with_ack(event, args, namespace)
-        with self._cond:
-            self._awaited_acks.discard(key)
-            ack = self._acks.pop(key, _MISSING)
+        self._awaited_acks.discard(key)  # events are dispatched synchronously: no ack, no wait
+        ack = self._acks.pop(key, _MISSING)
         return None if ack is _MISSING else _ack_value(ack)
 
     def send(
@@ -268,8 +270,8 @@ class SocketIOTestClient:
         try:
             ack = self._wait(lambda: self._acks.pop(key, _MISSING), timeout)
         finally:
-            with self._cond:
-                self._awaited_acks.discard(key)
+            self._awaited_acks.discard(key)
+            self._acks.pop(key, None)
         if ack is _MISSING:
             raise AckTimeoutError(f"no ack for {event!r} on {namespace} within {timeout} s")
         return _ack_value(ack)
@@ -280,13 +282,11 @@ class SocketIOTestClient:
         pkt = self._packet_class(
             sio_packet.EVENT, [event, *args], namespace=namespace, id=self._ack_counter
         )
-        with self._cond:
-            self._awaited_acks.add(key)
+        self._awaited_acks.add(key)
         try:
             self._send(pkt)
         except BaseException:
-            with self._cond:
-                self._awaited_acks.discard(key)
+            self._awaited_acks.discard(key)
             raise
         return key
 
@@ -336,12 +336,16 @@ class SocketIOTestClient:
             raise RuntimeError("not connected")
         if self._cooperative:
             self.server.sleep(0)  # let started greenlets run before reading
+        queue = self._queues.get(namespace)
+        if not queue:
+            return []
+        received = []
         with self._cond:
-            queue = self._queues.get(namespace)
-            if not queue:
-                return []
-            received = list(queue)
-            queue.clear()
+            try:
+                while True:  # one atomic popleft at a time: a concurrent delivery is never lost
+                    received.append(queue.popleft())
+            except IndexError:
+                pass
         return received
 
     def receive(self, timeout: float = 1.0, namespace: str | None = None) -> dict[str, Any]:
@@ -416,16 +420,25 @@ class SocketIOTestClient:
             if self._cooperative:
                 self.server.sleep(0)
             with self._cond:
-                result = check()
-                if result is not _MISSING:
-                    return result
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return _MISSING
-                if not self._cooperative:
-                    self._cond.wait(remaining)
-                    continue
+                self._waiters += 1  # before checking, so a delivery after the check notifies
+                try:
+                    result = check()
+                    if result is not _MISSING:
+                        return result
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return _MISSING
+                    if not self._cooperative:
+                        self._cond.wait(min(remaining, 0.05))
+                        continue
+                finally:
+                    self._waiters -= 1
             self.server.sleep(min(remaining, 0.005))
+
+    def _wake(self) -> None:
+        if self._waiters:
+            with self._cond:
+                self._cond.notify_all()
 
     # -- what the server sends -----------------------------------------------------------------
 
@@ -454,10 +467,9 @@ class SocketIOTestClient:
             self._handle_event(namespace, pkt.id, pkt.data)
         elif packet_type in _ACK_TYPES:
             key = (namespace, pkt.id)
-            with self._cond:
-                if key in self._awaited_acks:
-                    self._acks[key] = pkt.data
-                    self._cond.notify_all()
+            if key in self._awaited_acks:
+                self._acks[key] = pkt.data
+                self._wake()
         elif packet_type == sio_packet.CONNECT:
             data = pkt.data if isinstance(pkt.data, dict) else {}
             self._sids[namespace] = data.get("sid")
@@ -475,12 +487,12 @@ class SocketIOTestClient:
 
     def _handle_event(self, namespace: str, ack_id: int | None, data: list) -> None:
         event = _event_dict(data, namespace)
-        with self._cond:
-            queue = self._queues.get(namespace)
-            if queue is None:
-                queue = self._queues[namespace] = deque()
-            queue.append(event)
-            self._cond.notify_all()
+        queue = self._queues.get(namespace)
+        if queue is None:
+            queue = self._queues.setdefault(namespace, deque())
+        queue.append(event)
+        if self._waiters:
+            self._wake()
         handlers = self._handlers
         result = None
         if handlers:
