@@ -10,6 +10,8 @@ Events (all acknowledged):
 - ``node``: answers this node's name.
 - ``relay`` ``{"event", "data", "to"?}``: emit ``event`` from this node's handler, to the room
   ``to`` or, without it, to everyone — through the queue, so clients on other nodes get it too.
+- ``ask`` ``{"to", "data"}``: emit ``question`` with an ack callback to the client ``to`` (any
+  node); when its ack comes back, the asker gets ``answer`` with the ack's arguments.
 """
 
 if __name__ == "__main__":
@@ -21,7 +23,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
-from flask import Flask  # noqa: E402
+from flask import Flask, request  # noqa: E402
 
 from flask_socketio import SocketIO, emit, join_room, leave_room  # noqa: E402
 
@@ -54,6 +56,16 @@ def create_app(
             emit(request["event"], request["data"], broadcast=True)
         else:
             emit(request["event"], request["data"], to=to)
+        return True
+
+    @socketio.on("ask")
+    def on_ask(question: dict[str, Any]) -> bool:
+        asker = request.sid
+
+        def on_answer(*args: Any) -> None:
+            socketio.emit("answer", list(args), to=asker)
+
+        emit("question", question["data"], to=question["to"], callback=on_answer)
         return True
 
     return app, socketio

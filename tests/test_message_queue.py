@@ -33,8 +33,8 @@ from flask_socketio import SocketIO
 from flask_socketio.queues import MessageQueueError
 
 MQ_APP = Path(__file__).resolve().parent / "mq_app.py"
-START_TIMEOUT = 15.0  # seconds for a node to print its port
-WAIT = 5.0  # seconds for an expected event to arrive
+START_TIMEOUT = 60.0  # seconds for a node to print its port (a loaded 2-core box is slow)
+WAIT = 10.0  # seconds for an expected event to arrive
 QUIET = 0.3  # seconds in which an unexpected event would have arrived (loopback: ms)
 
 
@@ -115,12 +115,14 @@ class Recorder:
         self.label = label
         self.client = socketio.Client(reconnection=False)
         self.events: list[tuple[str, Any]] = []
+        self.acks: dict[str, Any] = {}  # event -> what this client acks it with
         self._lock = threading.Lock()
         self.client.on("*", self._record)
 
-    def _record(self, event: str, *args: Any) -> None:
+    def _record(self, event: str, *args: Any) -> Any:
         with self._lock:
             self.events.append((event, args[0] if len(args) == 1 else list(args)))
+            return self.acks.get(event)
 
     def connect(self, url: str) -> None:
         self.client.connect(url, transports=["websocket"], wait_timeout=WAIT)
@@ -264,6 +266,7 @@ def test_external_emitter_broadcast_and_room_reach_both_nodes(cluster: Cluster) 
 
 
 def test_emit_from_handler_on_one_node_reaches_clients_on_the_other(cluster: Cluster) -> None:
+    """Handler emits (room, broadcast, with an ack callback) cross from one node to the other."""
     clients = {
         "a_sender": cluster.client("a_sender", "A"),
         "a_red": cluster.client("a_red", "A", rooms=("red",)),
@@ -282,6 +285,14 @@ def test_emit_from_handler_on_one_node_reaches_clients_on_the_other(cluster: Clu
     assert clients["b_red"].call("leave", "red") is True
     assert clients["a_sender"].call("relay", {"event": "again", "data": 1, "to": "red"})
     _assert_got(clients, "again", 1, {"a_red"})
+
+    # an emit with an ack callback from node A's handler to a client on node B: the ack
+    # travels back through the queue and the callback runs on node A
+    clients["b_plain"].acks["question"] = ("yes", 42)
+    target = clients["b_plain"].client.get_sid()
+    assert clients["a_sender"].call("ask", {"to": target, "data": "anyone?"})
+    _assert_got(clients, "question", "anyone?", {"b_plain"})
+    _assert_got(clients, "answer", ["yes", 42], {"a_sender"})
 
 
 # -- clear errors ------------------------------------------------------------------------------
