@@ -29,7 +29,11 @@ def app() -> Iterator[Flask]:
 
 
 @pytest.fixture
-def socketio_app_spec(request: pytest.FixtureRequest) -> str:
-    """Subprocess servers import the same app (unless a test's marker names another)."""
+def socketio_app_spec(request: pytest.FixtureRequest, app: Flask) -> str | None:
+    """Subprocess servers import the same app: the marker's ``app=``, else tests/plugin_app.py
+    when the test's ``app`` is that one (a module overriding ``app`` must name its own)."""
     marker = request.node.get_closest_marker("socketio_server")
-    return (marker.kwargs.get("app") if marker else None) or APP_SPEC
+    spec = marker.kwargs.get("app") if marker else None
+    if spec:
+        return spec
+    return APP_SPEC if app.import_name == "tests.plugin_app" else None

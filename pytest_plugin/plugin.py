@@ -141,15 +141,23 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator:
     return (yield)
 
 
+SOCKETIO_FIXTURES = frozenset(
+    ("socketio_client", "socketio_client_factory", "socketio_live_server", "socketio_cluster",
+     "socketio_swarm_factory", "socketio_fault_proxy"))
+
+
 def _find_leaks(item: pytest.Item) -> list[str]:
     resources = item.stash.get(RESOURCES_KEY, [])
+    uses_fixtures = bool(SOCKETIO_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+    if not resources and not uses_fixtures:
+        return []
     before = item.stash.get(THREADS_KEY, set())
     deadline = time.monotonic() + LEAK_GRACE
     while True:
         leaks = [leak for res in resources for leak in res.leaks()]
         leaks += [f"non-daemon thread {t.name!r} started during the test"
                   for t in threading.enumerate()
-                  if t.ident not in before and not t.daemon and t.is_alive()
+                  if uses_fixtures and t.ident not in before and not t.daemon and t.is_alive()
                   and t is not threading.main_thread()]
         if not leaks or time.monotonic() >= deadline:
             return leaks

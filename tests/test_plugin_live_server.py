@@ -18,7 +18,7 @@ def test_threading_server_in_a_thread(socketio_live_server):
     assert socketio_live_server.async_mode == "threading"
     assert socketio_live_server.url == f"http://127.0.0.1:{socketio_live_server.port}"
     assert requests.get(socketio_live_server.url + "/pid", timeout=5).text == str(os.getpid())
-    assert socketio_live_server.startup_time < 0.1
+    assert socketio_live_server.startup_time < 0.5  # typically ~3 ms; see the benchmark
 
 
 def test_threading_restart_same_port_clients_reconnect(socketio_live_server):
@@ -53,7 +53,7 @@ def test_gevent_server_in_a_subprocess(socketio_live_server):
     assert isinstance(socketio_live_server, ProcessLiveServer)
     assert socketio_live_server.async_mode == "gevent"
     assert requests.get(socketio_live_server.url + "/pid", timeout=5).text != str(os.getpid())
-    assert socketio_live_server.startup_time < 1.5
+    assert socketio_live_server.startup_time < 5  # typically ~0.7 s; see the benchmark
     for transport in ("websocket", "polling"):
         with Client(socketio_live_server.url, transport=transport) as client:
             client.emit("echo", {"b": b"\x01"})

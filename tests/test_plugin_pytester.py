@@ -60,7 +60,7 @@ def test_ws_only(socketio_client):
     assert socketio_client.transport == "websocket"
 
 def test_leaks_a_thread(socketio_client):
-    threading.Thread(target=time.sleep, args=(4,), name="forgotten-worker").start()
+    threading.Thread(target=time.sleep, args=(8,), name="forgotten-worker").start()
 ''')
     result = project.runpytest_subprocess("--socketio-transport=all", "-v", "-p", "no:randomly")
     out = result.stdout.str()
