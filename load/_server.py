@@ -92,26 +92,14 @@ def serve_node(args: argparse.Namespace) -> None:
         port, stop, serve = handle.port, handle.shutdown, handle.serve_forever
         via = "flask_socketio.serving.make_server"
     else:  # upstream Flask-SocketIO: the same stack socketio.run() uses for gevent
-        via_extra = ""
         from gevent import pywsgi
         from geventwebsocket.handler import WebSocketHandler
 
-        handler_class = WebSocketHandler
-        if os.environ.get("LOAD_TCP_NODELAY") == "1":  # experiment: upstream does not set it
-            import socket
-
-            class NoDelayHandler(WebSocketHandler):  # type: ignore[misc,valid-type]
-                def handle(self) -> None:
-                    self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    super().handle()
-
-            handler_class = NoDelayHandler
-            via_extra = " + TCP_NODELAY"
         server = pywsgi.WSGIServer(("127.0.0.1", args.port), app,
-                                   handler_class=handler_class, log=None)
+                                   handler_class=WebSocketHandler, log=None)
         server.init_socket()
         port, stop, serve = server.server_port, server.stop, server.serve_forever
-        via = "gevent.pywsgi + geventwebsocket (upstream)" + via_extra
+        via = "gevent.pywsgi + geventwebsocket (upstream)"
 
     info = {"port": port, "pid": os.getpid(), "url": f"http://127.0.0.1:{port}", "via": via,
             "message_queue": args.message_queue, **_version()}

@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import engineio
 import gevent
 import socketio
 from flask_socketio_testing.ledger import DeliveryLedger
@@ -328,13 +329,34 @@ class DeliveryBook:
 _user_counter = itertools.count()
 
 
+class _InlineEngineIOClient(engineio.Client):
+    """Handles each received message on the reader greenlet instead of a new thread per message.
+
+    python-engineio starts a thread (a greenlet under gevent) for every message; doing it inline
+    halves the load generator's CPU per delivery (measured: 125 -> 66 us) and times the receipt
+    where it happened. Handlers must therefore not block (no ``call()`` inside ``on_event``).
+    """
+
+    def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "message":
+            kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
+
+class _Client(socketio.Client):
+    def _engineio_client_class(self) -> type[engineio.Client]:
+        return _InlineEngineIOClient
+
+
 class SocketIOUser(User):
     """A Locust user holding one python-socketio ``Client`` connection.
 
     Connects in ``on_start`` and disconnects in ``on_stop``. Subclasses set ``namespace``,
     ``auth``, ``headers`` or ``transports`` and write tasks with :meth:`emit`, :meth:`call`,
     :meth:`join`, :meth:`leave` and :meth:`send_to_room`; override :meth:`on_event` to act on
-    received events (measurement already happened when it is called).
+    received events (measurement already happened when it is called). Received events are
+    handled on the connection's reader greenlet, so ``on_event`` must not block: spawn a
+    greenlet for anything that waits (a ``call()``, a sleep).
     """
 
     abstract = True
@@ -383,7 +405,7 @@ class SocketIOUser(User):
         transports = self.transports or [
             str(option(self.environment, "sio_transport", "websocket"))
         ]
-        client = socketio.Client(reconnection=False)
+        client = _Client(reconnection=False)
         client.on("*", self._on_any, namespace=self.namespace)
         client.on("disconnect", self._on_disconnect, namespace=self.namespace)
         self._closing = False
@@ -668,11 +690,11 @@ def run_check(environment: Environment) -> SLOResult:
 def _on_quitting(environment: Environment, **_kw: Any) -> None:
     from locust.runners import WorkerRunner
 
-    if isinstance(environment.runner, WorkerRunner):
-        return
     book = getattr(environment, "_sio_delivery_book", None)
     if book is not None:
         book.flush()
+    if isinstance(environment.runner, WorkerRunner):
+        return  # the master checks the aggregated statistics
     shape = environment.shape_class
     if shape is not None and getattr(shape, "capacity_run", False):
         return  # the capacity shape reports and sets the exit code itself
