@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from flask_socketio_testing import Client  # noqa: E402
 from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer  # noqa: E402
+
 from tests.plugin_app import create_app  # noqa: E402
 
 
