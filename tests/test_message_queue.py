@@ -163,6 +163,7 @@ class Cluster:
         self.nodes: dict[str, Node] = {}
         self.clients: dict[str, Recorder] = {}
         self.emitter: SocketIO | None = None
+        self.channels = [channel]  # every channel used, for the AMQP clean-up
         self._tmp_path = tmp_path
 
     def start(self) -> None:
@@ -210,6 +211,19 @@ class Cluster:
             client.close()
         for node in self.nodes.values():
             node.kill()
+        if self.url.startswith("amqp"):
+            self._delete_exchanges()
+
+    def _delete_exchanges(self) -> None:
+        """RabbitMQ keeps each channel's fanout exchange: delete it (queues expire alone)."""
+        import kombu
+
+        try:
+            with kombu.Connection(self.url, connect_timeout=2) as connection:
+                for channel in self.channels:
+                    connection.default_channel.exchange_delete(channel)
+        except Exception as exc:  # clean-up only: never hide the test's own outcome
+            print(f"could not delete exchanges {self.channels}: {exc}")
 
 
 @pytest.fixture
@@ -259,7 +273,8 @@ def test_external_emitter_broadcast_and_room_reach_both_nodes(cluster: Cluster) 
     _assert_got(clients, "multi", ["x", 3], {"b_blue"})
 
     # an emitter on another channel of the same queue reaches nobody here
-    stranger = SocketIO(message_queue=cluster.url, channel=f"other-{uuid.uuid4().hex}")
+    cluster.channels.append(f"other-{uuid.uuid4().hex}")
+    stranger = SocketIO(message_queue=cluster.url, channel=cluster.channels[-1])
     stranger.emit("stray", "nope")
     time.sleep(QUIET)
     assert all(not c.received("stray") for c in clients.values())
