@@ -1,6 +1,7 @@
-"""Testing a Flask-SocketIO app with the pytest plugin (pytest_flask_socketio)."""
+"""Testing a Flask-SocketIO app with the pytest plugin."""
 
 import pytest
+from flask_socketio_testing import Client
 
 
 def test_hello(socketio_client):
@@ -36,21 +37,17 @@ def test_inprocess_only(socketio_client, socketio_transport):
     assert socketio_transport == "inprocess"
 
 
-def test_live_server_restart(socketio_live_server, socketio_client_factory):
-    from flask_socketio_testing import Client
-
+def test_live_server_restart(socketio_live_server):
     with Client(socketio_live_server.url) as client:
         port = socketio_live_server.port
         socketio_live_server.restart()
-        assert socketio_live_server.port == port
+        assert socketio_live_server.port == port  # same port: clients come back
         assert client.wait_disconnected(5) and client.wait_reconnected(10)
         assert client.call("add", 1, 2) == 3
 
 
 @pytest.mark.socketio_server(async_mode="gevent")
 def test_gevent_server(socketio_live_server):
-    from flask_socketio_testing import Client
-
     assert socketio_live_server.async_mode == "gevent"
     with Client(socketio_live_server.url, transport="websocket") as client:
         assert client.call("add", 40, 2) == 42
