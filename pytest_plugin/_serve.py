@@ -13,10 +13,15 @@ def _argv_value(name: str, default: str) -> str:
     return argv[argv.index(name) + 1] if name in argv else default
 
 
-if _argv_value("--async-mode", "gevent") == "gevent":  # patch first: nothing imported yet
+_MODE = _argv_value("--async-mode", "gevent")
+if _MODE == "gevent":  # patch first: nothing imported yet
     from gevent import monkey
 
     monkey.patch_all()
+elif _MODE == "eventlet":
+    import eventlet
+
+    eventlet.monkey_patch()
 
 import argparse  # noqa: E402
 import errno  # noqa: E402

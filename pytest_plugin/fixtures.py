@@ -7,6 +7,7 @@ plugin then checks that nothing was left behind and fails the test naming what l
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import time
 from collections.abc import Iterator
@@ -101,6 +102,9 @@ def make_live_server(request: pytest.FixtureRequest, app: Any, socketio: Any,
         current == "threading" or app_spec is None)
     if in_thread:
         return ThreadLiveServer(app, socketio)
+    needed = mode or current
+    if needed in ("gevent", "eventlet") and importlib.util.find_spec(needed) is None:
+        pytest.skip(f"{needed} is not installed")
     if not app_spec:
         raise LiveServerError(
             f"a {mode or current} live server runs in a subprocess, which needs the app as an "

@@ -22,7 +22,11 @@ from socketio import exceptions as sio_exceptions
 from socketio import packet as sio_packet
 from urllib3.connectionpool import HTTPConnectionPool
 
-__all__ = ["Client"]
+__all__ = ["Client", "AckTimeoutError"]
+
+
+class AckTimeoutError(sio_exceptions.TimeoutError, TimeoutError):
+    """No ack arrived in time (both python-socketio's and the builtin ``TimeoutError``)."""
 
 _RESERVED = {"connect", "connect_error", "disconnect", "__disconnect_final"}
 _NO_ACK = object()
@@ -429,7 +433,7 @@ class Client:
         self._sio.emit(event, tuple(args), namespace=namespace, callback=on_ack)
         if not done.wait(timeout):
             self._log("ack-timeout", namespace, {"name": event, "timeout": timeout})
-            raise TimeoutError(f"no ack for {event!r} on {namespace} within {timeout} s")
+            raise AckTimeoutError(f"no ack for {event!r} on {namespace} within {timeout} s")
         value = _ack_value(result[0])
         self._log("ack", namespace, {"name": event, "args": value})
         return value

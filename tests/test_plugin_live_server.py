@@ -161,3 +161,32 @@ def test_client_drop_reconnects(socketio_live_server):
             assert time.monotonic() - t0 < 5
             assert client.get_sid() != sid
             assert client.call("add", 1, 1) == 2
+
+
+def test_redis_server_fallback_starts_and_stops():
+    import shutil
+
+    from pytest_flask_socketio.services import _start_redis_server, ping_redis
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    started = _start_redis_server()
+    assert started is not None
+    proc, url = started
+    try:
+        assert ping_redis(url)
+        assert not url.endswith(":6379/0")
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    assert not ping_redis(url)
+
+
+def test_call_timeout_is_both_timeout_errors(socketio_live_server):
+    import socketio as python_socketio
+
+    with Client(socketio_live_server.url) as client:
+        with pytest.raises(TimeoutError):
+            client.call("no-such-event", timeout=0.2)
+        with pytest.raises(python_socketio.exceptions.TimeoutError):
+            client.call("no-such-event", timeout=0.2)
