@@ -167,6 +167,30 @@ class _SwarmClient(Client):
         return result
 
 
+def _stop_network_client(client: Client, sio: Any, timeout: float = 5.0) -> None:
+    """Close ``client`` and make sure no reconnect attempt survives, bounded in time.
+
+    ``Client.close()`` alone races with a server that is going away at the same moment: the
+    python-socketio read thread can start its reconnect task right after ``shutdown()`` ran.
+    Turning reconnection off first, then aborting any running reconnect task, closes that gap.
+    """
+    sio.reconnection = False
+    client.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = getattr(sio, "_reconnect_task", None)
+        if task is not None and task.is_alive():
+            abort = getattr(sio, "_reconnect_abort", None)
+            if abort is not None:
+                abort.set()
+            task.join(0.2)
+            continue
+        if sio.connected:  # a reconnect that won the race
+            client.close()
+            continue
+        return
+
+
 class Swarm:
     """``size`` clients of one app: network clients of a live server URL, or in-process ones.
 
@@ -446,8 +470,11 @@ class Swarm:
 
         def job(i: int) -> None:
             client = self.clients[i]
-            close = getattr(client, "close", None) or client.disconnect
-            close()
+            sio = getattr(client, "_sio", None)
+            if sio is None:  # in-process client
+                (getattr(client, "close", None) or client.disconnect)()
+                return
+            _stop_network_client(client, sio)
 
         self._run_pool(job, indices, timeout)
 
