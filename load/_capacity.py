@@ -174,8 +174,10 @@ class StepLoadShape(LoadTestShape):
             if now - self._phase_t >= self.step_seconds:
                 snap1 = stats_snapshot(self.env.stats)
                 cpu1 = (self.server.cpu_seconds(), self.loadgen.cpu_seconds(), time.time())
+                book = getattr(self.env, "_sio_delivery_book", None)  # local runs only
                 self._window = {"snap": diff_snapshots(self._snap0, snap1), "cpu0": self._cpu0,
-                                "cpu1": cpu1, "users_connected": self.runner.user_count}
+                                "cpu1": cpu1, "users_running": self.runner.user_count,
+                                "connected": book.connected if book is not None else None}
                 self._phase, self._phase_t = "grace", now
         elif self._phase == "grace":
             if now - self._phase_t >= self.grace + DeliveryBook.EPOCH + 0.5 \
@@ -200,7 +202,8 @@ class StepLoadShape(LoadTestShape):
         step = {
             "step": self._step,
             "users": users,
-            "users_connected": self._window["users_connected"],
+            "users_running": self._window["users_running"],
+            "connected": self._window["connected"],
             "seconds": round(w["seconds"], 2),
             "sends_per_s": round(w["sends"] / w["seconds"], 1),
             "deliveries_per_s": round(w["received"] / w["seconds"], 1),
@@ -215,8 +218,11 @@ class StepLoadShape(LoadTestShape):
             "server_rss_mb": round(self.server.rss_mb(), 1) if self.server.procs else None,
             "loadgen_cpu_pct": round(100 * (l1 - l0) / secs, 1),
             "loadgen_rss_mb": round(self.loadgen.rss_mb(), 1),
-            "held": result.ok and w["received"] > 0,
-            "problems": result.problems if w["received"] else ["nothing was received"],
+            "other_failures": w["other_failures"],
+            "held": result.ok and w["received"] > 0 and not w["other_failures"],
+            "problems": (result.problems if w["received"] else ["nothing was received"])
+            + ([f"{w['other_failures']} failed connects/calls/emits"]
+               if w["other_failures"] else []),
         }
         self.steps.append(step)
         if step["loadgen_cpu_pct"] > LOADGEN_CPU_WARN:

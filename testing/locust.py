@@ -175,6 +175,8 @@ class DeliveryBook:
         # msg_id -> (epoch, event, room, sent)
         self.messages: dict[str, tuple[int, str, str, float]] = {}
         self.counts: dict[str, int] = defaultdict(int)
+        #: users of this process connected right now
+        self.connected = 0
         self._finalizer: gevent.Greenlet | None = None
 
     @classmethod
@@ -386,6 +388,7 @@ class SocketIOUser(User):
         self.book = DeliveryBook.of(environment)
         self._seq = itertools.count()
         self._closing = False
+        self._counted = False
 
     # connection ---------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -426,6 +429,8 @@ class SocketIOUser(User):
         self._fire("connect", self.namespace, start, exc)
         if exc is None:
             self.client = client
+            self.book.connected += 1
+            self._counted = True
             return True
         try:
             client.disconnect()
@@ -433,9 +438,15 @@ class SocketIOUser(User):
             pass
         return False
 
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.book.connected -= 1
+
     def disconnect(self) -> None:
         """Close the connection; pending deliveries to this user are excused."""
         self._closing = True
+        self._uncount()
         self.book.gone(self.user_id, self.rooms)
         self.rooms.clear()
         client, self.client = self.client, None
@@ -446,6 +457,7 @@ class SocketIOUser(User):
                 logger.debug("disconnect failed", exc_info=True)
 
     def _on_disconnect(self, reason: Any = None) -> None:
+        self._uncount()
         self.book.gone(self.user_id, self.rooms)
         self.rooms.clear()
         if not self._closing:
@@ -653,9 +665,12 @@ def stats_snapshot(stats: RequestStats) -> dict[str, Any]:
         for rt, n in entry.response_times.items():
             hist[rt] += n
         ok += entry.num_requests - entry.num_failures
-    sends = sum(
-        e.num_requests for (_n, m), e in stats.entries.items() if m in ("emit", "call")
+    recv_names = {n for (n, m) in stats.entries if m == RECV}
+    sends = sum(  # messages sent: emits/calls of the events that are also received
+        e.num_requests for (n, m), e in stats.entries.items()
+        if m in ("emit", "call") and n in recv_names
     )
+    other_failures = sum(e.num_failures for (_n, m), e in stats.entries.items() if m != RECV)
     return {
         "hist": dict(hist),
         "received": ok,
@@ -663,6 +678,7 @@ def stats_snapshot(stats: RequestStats) -> dict[str, Any]:
         "misdelivered": _count_errors(stats, "Misdelivered"),
         "duplicates": _count_errors(stats, "DuplicateDelivery"),
         "sends": sends,
+        "other_failures": other_failures,
         "time": time.time(),
     }
 
@@ -670,7 +686,8 @@ def stats_snapshot(stats: RequestStats) -> dict[str, Any]:
 def diff_snapshots(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """``b - a`` of two :func:`stats_snapshot` results."""
     hist = {k: v - a["hist"].get(k, 0) for k, v in b["hist"].items()}
-    out = {k: b[k] - a[k] for k in ("received", "lost", "misdelivered", "duplicates", "sends")}
+    keys = ("received", "lost", "misdelivered", "duplicates", "sends", "other_failures")
+    out = {k: b[k] - a[k] for k in keys}
     out["hist"] = {k: v for k, v in hist.items() if v > 0}
     out["seconds"] = b["time"] - a["time"]
     return out
