@@ -92,6 +92,11 @@ def _deconstruct(data: Any, attachments: list) -> Any:
     return data
 
 
+#: Placeholder dicts for the first attachments, shared: the encoder only reads them.
+_CACHED = 32
+_PLACEHOLDERS = tuple({"_placeholder": True, "num": num} for num in range(_CACHED))
+
+
 class _Fallback(Exception):
     """The fast path cannot reproduce the base class here; take the general one."""
 
@@ -114,8 +119,9 @@ def _encode_binary(data: Any) -> tuple[str, list] | None:
                 for parent in markers.values():
                     if isinstance(parent, tuple):
                         raise _Fallback
+            num = len(attachments)
             attachments.append(obj)
-            return {"_placeholder": True, "num": len(attachments) - 1}
+            return _PLACEHOLDERS[num] if num < _CACHED else {"_placeholder": True, "num": num}
         raise _Fallback
 
     encode = _c_make_encoder(markers, default, _encode_str, None, ":", ",", False, False, True)

@@ -253,6 +253,7 @@ def test_decode_matches_base_class(encoded: str) -> None:
         ["x", _SHARED, [_SHARED, {"again": _SHARED}]],  # one bytes object three times
         ["x", _ListSub([b"a", _DictSub(k=b"b")])],  # subclasses are scanned like their bases
         ["x", [[[[[[[[b"deep"]]]]]]]]],
+        ["x", [b"%d" % n for n in range(40)]],  # more attachments than cached placeholders
     ],
     ids=repr,
 )
