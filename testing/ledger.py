@@ -62,6 +62,7 @@ class DeliveryReport:
     p99: float | None = None
     max: float | None = None
     waited: float = 0.0
+    min: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -83,6 +84,7 @@ class DeliveryReport:
             "p95": self.p95,
             "p99": self.p99,
             "max": self.max,
+            "min": self.min,
             "waited": self.waited,
             "examples": {
                 "missing": [list(x) for x in self.missing[:_SHOW]],
@@ -111,7 +113,7 @@ class DeliveryReport:
                 line += f"   e.g. {shown}{more}"
             lines.append(line)
         lines.append(
-            f"  {'latency':<14}p50 {ms(self.p50)}  p95 {ms(self.p95)}  "
+            f"  {'latency':<14}min {ms(self.min)}  p50 {ms(self.p50)}  p95 {ms(self.p95)}  "
             f"p99 {ms(self.p99)}  max {ms(self.max)}"
         )
         return "\n".join(lines)
@@ -383,6 +385,7 @@ class DeliveryLedger:
             p99=_percentile(latencies, 99),
             max=latencies[-1] if latencies else None,
             waited=waited,
+            min=latencies[0] if latencies else None,
         )
 
     # -- helpers for reconnection reports ---------------------------------------------------

@@ -117,7 +117,8 @@ def main() -> None:
     for i, r in enumerate(reports):
         print(
             f"broadcast {i + 1}: {'OK' if r.ok else 'FAILED'} {r.delivered}/{r.expected} "
-            f"p50 {r.p50 * 1000:.1f} ms p99 {r.p99 * 1000:.1f} ms max {r.max * 1000:.1f} ms"
+            f"min {r.min * 1000:.1f} ms p50 {r.p50 * 1000:.1f} ms "
+            f"p99 {r.p99 * 1000:.1f} ms max {r.max * 1000:.1f} ms"
         )
     print(
         f"memory per connected client: client side {per_client_client / 1024:.1f} KiB, "
