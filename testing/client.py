@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -111,7 +112,8 @@ class Client:
     ``Client(url, transport='websocket')`` does not connect on creation; call ``connect()``
     (the pytest fixtures do). Received events queue up per namespace until read with
     ``get_received``, ``receive`` or ``expect``. ``transcript`` lists everything the client sent,
-    received and acknowledged, in order, with times relative to its creation.
+    received and acknowledged, in order, with times relative to its creation (the last
+    ``transcript_limit`` entries).
     """
 
     def __init__(
@@ -129,6 +131,7 @@ class Client:
         connect_timeout: float = 5.0,
         ack_timeout: float = 5.0,
         name: str | None = None,
+        transcript_limit: int = 1000,
     ) -> None:
         if transport not in ("websocket", "polling"):
             raise ValueError(f"transport must be 'websocket' or 'polling', not {transport!r}")
@@ -142,7 +145,7 @@ class Client:
         self.connect_timeout = connect_timeout
         self.ack_timeout = ack_timeout
         self.name = name or f"{transport}-client"
-        self.transcript: list[tuple[float, str, str, Any]] = []
+        self.transcript: deque[tuple[float, str, str, Any]] = deque(maxlen=transcript_limit)
         self.connect_count = 0
         self.disconnect_count = 0
         self._reconnect_mark = 0

@@ -120,3 +120,28 @@ def test_inprocess_only(socketio_client, socketio_transport):
 def test_network_only(socketio_client, socketio_transport, socketio_live_server):
     assert socketio_transport in ("polling", "websocket")
     assert socketio_client.url == socketio_live_server.url
+
+
+def test_disconnect_then_connect_again(socketio_client):
+    first = socketio_client.get_sid()
+    socketio_client.disconnect()
+    assert not socketio_client.is_connected()
+    socketio_client.connect()
+    assert socketio_client.is_connected()
+    assert socketio_client.get_sid() != first
+    assert socketio_client.call("add", 1, 2) == 3
+
+
+def test_network_client_context_manager_and_transcript(socketio_live_server):
+    from flask_socketio_testing import Client
+
+    with Client(socketio_live_server.url, transport="polling", transcript_limit=5) as client:
+        assert client.is_connected() and client.eio_sid
+        for i in range(10):
+            client.emit("echo", i)
+        for i in range(10):
+            assert client.expect("echo") == [i]
+        assert len(client.transcript) == 5
+        assert client.transcript[-1][1] == "received"
+    assert not client.is_connected()
+    assert client.leaks() == []
