@@ -10,7 +10,15 @@ import os
 
 from flask import Flask, request, session
 
-from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, leave_room, send
+from flask_socketio import (
+    ConnectionRefusedError,
+    SocketIO,
+    disconnect,
+    emit,
+    join_room,
+    leave_room,
+    send,
+)
 
 
 def create_app(async_mode: str = "threading", **socketio_kwargs: object) -> Flask:
@@ -78,6 +86,20 @@ def create_app(async_mode: str = "threading", **socketio_kwargs: object) -> Flas
     @socketio.on("whoami")
     def on_whoami() -> dict:
         return {"sid": request.sid, "pid": os.getpid(), "user": session.get("user")}
+
+    @socketio.on("kick")
+    def on_kick() -> None:
+        disconnect()
+
+    @socketio.on("later")
+    def on_later(delay: float) -> None:
+        sid = request.sid
+
+        def task() -> None:
+            socketio.sleep(delay)
+            socketio.emit("done", {"after": delay}, to=sid)
+
+        socketio.start_background_task(task)
 
     @socketio.on("connect", namespace="/chat")
     def chat_connect(auth: dict | None = None) -> bool:

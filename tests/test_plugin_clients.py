@@ -6,6 +6,8 @@ They run in-process by default and once per transport with ``--socketio-transpor
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 
@@ -145,3 +147,21 @@ def test_network_client_context_manager_and_transcript(socketio_live_server):
         assert client.transcript[-1][1] == "received"
     assert not client.is_connected()
     assert client.leaks() == []
+
+
+def test_server_side_disconnect(socketio_client):
+    socketio_client.emit("kick")
+    deadline = time.monotonic() + 5
+    while socketio_client.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not socketio_client.is_connected()
+
+
+def test_background_task_emit_is_awaited(socketio_client):
+    socketio_client.emit("later", 0.2)
+    assert socketio_client.expect("done", timeout=3) == [{"after": 0.2}]
+
+
+def test_binary_ack(socketio_client):
+    socketio_client.emit("echo", b"\x00\xff")
+    assert socketio_client.expect("echo") == [b"\x00\xff"]
