@@ -194,6 +194,9 @@ def test_close_stops_the_thread_and_the_listener(echo: EchoServer) -> None:
     proxy.close()
     proxy.close()  # idempotent
     assert not proxy.running
+    deadline = time.monotonic() + 5  # the echo server's own thread ends once the proxy hung up
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert set(threading.enumerate()) - before == set()
     s.settimeout(2)
     assert s.recv(10) == b""
