@@ -320,3 +320,20 @@ def test_stamps_survive_the_wire(server: Any) -> None:
         swarm[0].emit("broadcast", {"event": "news", "payload": payload})
         args = swarm[1].expect("news", timeout=5)
         assert read_stamp(args) == payload["_ledger"]
+
+
+def test_polling_swarm_and_concurrency_limit(server: Any) -> None:
+    with Swarm(server.url, 12, transport="polling", concurrency=4, auth={"room": "p"}) as swarm:
+        stats = swarm.connect()
+        assert stats.ok, str(stats)
+        assert stats.concurrency == 4
+        assert all(c.transport == "polling" for c in swarm)
+        ledger = DeliveryLedger()
+        ledger.attach(swarm, "news")
+        ledger.expect_room("p", swarm.clients)
+        for n in range(3):
+            post_emit(server, ledger.stamp({"n": n}, recipients="p"), room="p")
+        report = ledger.verify(timeout=10)
+        assert report.ok, str(report)
+        assert report.delivered == 36
+    assert swarm.leaks(timeout=5) == []
