@@ -200,9 +200,9 @@ class FastPacket(Packet):
         self._cache: tuple[Any, str | None, Any, list | None] | None = None
         # the plain lists and dicts decode() just built (placeholders may be filled in place)
         self._fresh: Any = None
-        if self.uses_binary_events:
+        if (data is not None or binary) and self.uses_binary_events:
             if binary is None:
-                binary = self._scan(data) if data is not None else False
+                binary = self._scan(data)
             if binary:
                 if self.packet_type == EVENT:
                     self.packet_type = BINARY_EVENT

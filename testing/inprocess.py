@@ -235,8 +235,8 @@ class SocketIOTestClient:
         arguments (upstream's own tests pass ``broadcast=True``) are ignored, as upstream does:
         a client cannot broadcast.
         """
-        namespace = _ns(namespace)
-        if not self.is_connected(namespace):
+        namespace = namespace or "/"
+        if not self.connected.get(namespace):
             raise RuntimeError("not connected")
         if not callback:
             self._send(self._packet_class(sio_packet.EVENT, [event, *args], namespace=namespace))
@@ -331,8 +331,8 @@ class SocketIOTestClient:
         Each is ``{'name', 'args', 'namespace'}``; ``args`` is the payload itself for
         ``message`` and ``json`` events, otherwise the list of arguments.
         """
-        namespace = _ns(namespace)
-        if not self.is_connected(namespace):
+        namespace = namespace or "/"
+        if not self.connected.get(namespace):
             raise RuntimeError("not connected")
         if self._cooperative:
             self.server.sleep(0)  # let started greenlets run before reading
