@@ -12,7 +12,9 @@ each ``call()`` twice. This user instead reports, to Locust's statistics:
   target room (``Misdelivered``) or arrive twice (``DuplicateDelivery``) are logged as failures
   of the same row with no response time, so the row's failure ratio is the delivery loss.
 
-Delivered / expected is counted per Locust process: every message sent to a room with
+The bookkeeping is :class:`~flask_socketio_testing.ledger.DeliveryLedger`'s (one per second of
+send time, see :class:`DeliveryBook`). Delivered / expected is counted per Locust process: every
+message sent to a room with
 :meth:`SocketIOUser.send_to_room` expects the members of that room *in this process* (the users
 whose join the server has acknowledged). A process sees receives of messages sent by other
 processes too; those are checked for misdelivery (the payload names its room) and timed, but
@@ -52,7 +54,12 @@ __all__ = [
     "SLOResult",
     "evaluate_slo",
     "receive_latency_entries",
+    "stats_snapshot",
+    "diff_snapshots",
+    "run_check",
     "option",
+    "read_server_file",
+    "target_hosts",
 ]
 
 logger = logging.getLogger("flask_socketio_testing.locust")
