@@ -304,19 +304,26 @@ def _plot(steps: list[dict[str, Any]], summary: dict[str, Any], path: str) -> No
     import matplotlib.pyplot as plt
 
     users = [s["users"] for s in steps]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(8, 9), sharex=True)
     ax1.plot(users, [s["p50_ms"] or 0 for s in steps], "o-", label="p50")
     ax1.plot(users, [s["p99_ms"] or 0 for s in steps], "o-", label="p99")
     ax1.axhline(summary["slo"]["p99_ms"], color="red", linestyle="--", label="SLO p99")
     ax1.set_ylabel("receive latency (ms)")
     ax1.legend()
-    ax1.set_title(f"{', '.join(summary['scenario'])}: {summary['held_users']} users held "
-                  f"({summary['versions']['server'].get('flask_socketio', '?')})")
+    nodes = summary["server"].get("nodes") or 1
+    ax1.set_title(f"{summary['label'] or ', '.join(summary['scenario'])}: "
+                  f"{summary['held_users']} users held (Flask-SocketIO "
+                  f"{summary['versions']['server'].get('flask_socketio', '?')}, {nodes} node(s))")
     ax2.plot(users, [s["deliveries_per_s"] for s in steps], "o-", label="deliveries/s")
     ax2.plot(users, [s["sends_per_s"] for s in steps], "o-", label="sends/s")
-    ax2.set_xlabel("users")
     ax2.set_ylabel("messages per second")
     ax2.legend()
+    ax3.plot(users, [s["server_cpu_pct"] or 0 for s in steps], "o-", label="server CPU %")
+    ax3.plot(users, [s["loadgen_cpu_pct"] for s in steps], "o-", label="Locust CPU %")
+    ax3.axhline(LOADGEN_CPU_WARN, color="grey", linestyle=":")
+    ax3.set_xlabel("users")
+    ax3.set_ylabel("% of one core")
+    ax3.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
