@@ -338,4 +338,3 @@ class FastPacket(Packet):
     def reconstruct_binary(cls, data: Any, attachments: list) -> Any:
         """Reconstruct a decoded packet using the given list of binary attachments."""
         return _reconstruct(data, attachments)
-

@@ -302,9 +302,7 @@ class SocketIOTestClient:
 
     # -- client-side handlers ------------------------------------------------------------------
 
-    def on(
-        self, event: str, handler: Handler | None = None, namespace: str | None = None
-    ) -> Any:
+    def on(self, event: str, handler: Handler | None = None, namespace: str | None = None) -> Any:
         """Register a client-side handler for ``event`` (``'*'`` catches all); or decorate.
 
         The handler runs when the server emits the event (it is also recorded for
@@ -511,6 +509,4 @@ class SocketIOTestClient:
                 args = list(result)
             else:
                 args = [result]
-            self._send(
-                self._packet_class(sio_packet.ACK, args, namespace=namespace, id=ack_id)
-            )
+            self._send(self._packet_class(sio_packet.ACK, args, namespace=namespace, id=ack_id))

@@ -156,7 +156,7 @@ ENCODED_SAMPLES = [
     "0",
     "0/chat",
     "0/chat,",
-    "0/chat?x=1,{\"token\":1}",
+    '0/chat?x=1,{"token":1}',
     "0/chat?x=1",
     '0{"token":"abc"}',
     "1",
