@@ -22,26 +22,27 @@ from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServe
 from tests.sim_app import create_app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# short pings for the blackhole tests only: elsewhere a busy machine must not look like a
+# dead client (the default 25 s / 20 s applies)
 PING_INTERVAL = 1.0
 PING_TIMEOUT = 1.0
+FAST_PINGS = {"ping_interval": PING_INTERVAL, "ping_timeout": PING_TIMEOUT}
 
 
-def _thread_server() -> ThreadLiveServer:
-    app = create_app(ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT)
+def _thread_server(**options: Any) -> ThreadLiveServer:
+    app = create_app(**options)
     return ThreadLiveServer(app, app.extensions["socketio"])
 
 
-def _gevent_server() -> ProcessLiveServer:
-    env = {"SIM_PING_INTERVAL": str(PING_INTERVAL), "SIM_PING_TIMEOUT": str(PING_TIMEOUT)}
+def _gevent_server(**options: Any) -> ProcessLiveServer:
+    env = {f"SIM_{k.upper()}": str(v) for k, v in options.items()}
     return ProcessLiveServer(
         "tests.sim_app:create_gevent_app()", "gevent", cwd=ROOT, env=env, name="sim"
     )
 
 
-@pytest.fixture(params=["threading", "gevent"])
-def server(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A live server of the simulation app, in each async mode."""
-    srv = _thread_server() if request.param == "threading" else _gevent_server()
+def _serve(mode: str, options: dict) -> Iterator[Any]:
+    srv = _thread_server(**options) if mode == "threading" else _gevent_server(**options)
     srv.start()
     try:
         yield srv
@@ -49,6 +50,18 @@ def server(request: pytest.FixtureRequest) -> Iterator[Any]:
         srv.stop()
         if isinstance(srv, ProcessLiveServer):
             srv.close()
+
+
+@pytest.fixture(params=["threading", "gevent"])
+def server(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A live server of the simulation app, in each async mode."""
+    yield from _serve(request.param, {})
+
+
+@pytest.fixture(params=["threading", "gevent"])
+def fast_ping_server(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The same with 1 s ping interval and timeout (for the blackhole tests)."""
+    yield from _serve(request.param, FAST_PINGS)
 
 
 def post_emit(server: Any, payload: Any, room: str | None = None, event: str = "news") -> None:
@@ -246,7 +259,8 @@ def _wait_disconnects(server: Any, count: int, timeout: float) -> list:
     return server_stats(server)["disconnects"]
 
 
-def test_blackhole_dead_clients_detected_by_ping_timeout(server: Any) -> None:
+def test_blackhole_dead_clients_detected_by_ping_timeout(fast_ping_server: Any) -> None:
+    server = fast_ping_server
     size = 10
     with FaultProxy(server.url) as proxy, Swarm(proxy.url, size) as swarm:
         assert swarm.connect().ok
@@ -267,7 +281,8 @@ def test_blackhole_dead_clients_detected_by_ping_timeout(server: Any) -> None:
 @pytest.mark.xfail(
     reason="BUG-sim-2: ping timeouts enforced up to one ping_timeout late", strict=False
 )
-def test_blackhole_detected_within_ping_interval_plus_timeout(server: Any) -> None:
+def test_blackhole_detected_within_ping_interval_plus_timeout(fast_ping_server: Any) -> None:
+    server = fast_ping_server
     size = 10
     with FaultProxy(server.url) as proxy, Swarm(proxy.url, size) as swarm:
         assert swarm.connect().ok
