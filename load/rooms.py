@@ -49,7 +49,8 @@ class RoomsUser(SocketIOUser):
     def move(self) -> None:
         if not self.connected:
             return
-        rooms = max(1, self.index // self.size + 1)
+        running = self.environment.runner.user_count if self.environment.runner else 0
+        rooms = max(1, -(-max(running, self.index + 1) // self.size))  # keeps rooms ~room-size
         self.leave(self.room)
         self.room = self._room_name(random.randrange(rooms))
         self.join(self.room)
