@@ -348,10 +348,23 @@ class Client:
         """Kill the transport without a Socket.IO disconnect, as a lost network does.
 
         The server sees its transport close; the client reconnects when ``reconnection`` is on.
+        Returns once the client has seen the loss (bounded: 2 s).
         """
         self._log("drop", "*", self.transport)
         with self._cond:
             self._reconnect_mark = self.connect_count
+            disconnects = self.disconnect_count
+        if not self._sio.connected:
+            return
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            # cut again until the loss is seen: a polling request may be between
+            # creating its connection and connecting its socket
+            self._cut_transport()
+            if self._wait_for(lambda: self.disconnect_count > disconnects, 0.05):
+                return
+
+    def _cut_transport(self) -> None:
         eio = self._sio.eio
         if eio.current_transport == "polling":
             self._adapter.cut()
