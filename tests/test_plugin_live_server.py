@@ -190,3 +190,29 @@ def test_call_timeout_is_both_timeout_errors(socketio_live_server):
             client.call("no-such-event", timeout=0.2)
         with pytest.raises(python_socketio.exceptions.TimeoutError):
             client.call("no-such-event", timeout=0.2)
+
+
+class TestAppInGeventMode:
+    """An app whose SocketIO is in gevent mode (the core's default when gevent is installed)
+    cannot be served in a thread of an unpatched test process: a subprocess serves it."""
+
+    @pytest.fixture
+    def app(self):
+        from tests.plugin_app import create_app
+
+        return create_app(async_mode="gevent")
+
+    def test_network_clients_use_a_gevent_subprocess(self, socketio_client_factory,
+                                                     socketio_live_server):
+        assert isinstance(socketio_live_server, ProcessLiveServer)
+        assert socketio_live_server.async_mode == "gevent"
+        client = socketio_client_factory(transport="polling")
+        assert client.call("add", 1, 2) == 3
+
+    def test_without_an_app_spec_the_error_says_what_to_do(self, request):
+        from pytest_flask_socketio.fixtures import make_live_server
+        from pytest_flask_socketio.live_server import LiveServerError
+
+        app = request.getfixturevalue("app")
+        with pytest.raises(LiveServerError, match="socketio_app"):
+            make_live_server(request, app, app.extensions["socketio"], None)
