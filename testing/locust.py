@@ -346,10 +346,25 @@ class _InlineEngineIOClient(engineio.Client):
     where it happened. Handlers must therefore not block (no ``call()`` inside ``on_event``).
     """
 
+    #: bytes read per socket read on the WebSocket (see _connect_websocket)
+    READ_CHUNK = 8192
+
     def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
         if event == "message":
             kwargs["run_async"] = False
         return super()._trigger_event(event, *args, **kwargs)
+
+    def _connect_websocket(self, *args: Any, **kwargs: Any) -> Any:
+        # websocket-client reads each frame with 2-4 exact-size socket reads (header, length,
+        # payload); its frame buffer keeps any surplus, so reading whole chunks saves most of
+        # those reads (each a gevent wait with a timeout) when frames queue up under load
+        ok = super()._connect_websocket(*args, **kwargs)
+        ws = getattr(self, "ws", None)
+        buffer = getattr(ws, "frame_buffer", None)
+        raw = getattr(ws, "_recv", None)
+        if ok and buffer is not None and raw is not None:
+            buffer.recv = lambda _size, _raw=raw, _n=self.READ_CHUNK: _raw(_n)
+        return ok
 
 
 class _Client(socketio.Client):
