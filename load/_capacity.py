@@ -112,7 +112,6 @@ class StepLoadShape(LoadTestShape):
         self._phase = "spawn"
         self._phase_t = 0.0
         self._snap0: dict[str, Any] | None = None
-        self._lost0: dict[str, Any] | None = None
         self._window: dict[str, Any] | None = None
         self._measure_t = 0.0
         self._lost_start: int | None = None
