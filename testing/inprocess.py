@@ -14,6 +14,7 @@ background tasks or other threads) are waited for with ``receive()`` and ``expec
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -98,7 +99,7 @@ class SocketIOTestClient:
         self._acks: dict[tuple[str, int], list] = {}
         self._awaited_acks: set[tuple[str, int]] = set()
         self._handlers: dict[tuple[str, str], Handler] = {}
-        self._ack_counter = 0
+        self._ack_ids = itertools.count(1)  # next() is atomic: threads may emit too
         self._pending: Any = None  # a binary packet waiting for its attachments
         # Deliveries (any thread) only append to deques and dicts, which is atomic; readers
         # serialize on this condition, and deliveries notify it only when someone waits.
@@ -277,11 +278,9 @@ class SocketIOTestClient:
         return _ack_value(ack)
 
     def _send_with_ack(self, event: str, args: tuple, namespace: str) -> tuple[str, int]:
-        self._ack_counter += 1
-        key = (namespace, self._ack_counter)
-        pkt = self._packet_class(
-            sio_packet.EVENT, [event, *args], namespace=namespace, id=self._ack_counter
-        )
+        ack_id = next(self._ack_ids)
+        key = (namespace, ack_id)
+        pkt = self._packet_class(sio_packet.EVENT, [event, *args], namespace=namespace, id=ack_id)
         self._awaited_acks.add(key)
         try:
             self._send(pkt)
