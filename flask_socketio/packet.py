@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json as _stdlib_json
 import re
+import threading
 from json import encoder as _json_encoder
 from typing import Any
 
@@ -101,6 +102,35 @@ class _Fallback(Exception):
     """The fast path cannot reproduce the base class here; take the general one."""
 
 
+class _EncoderState(threading.local):
+    """One C encoder per thread, with the state its ``default`` hook fills (see below)."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.attachments: list = []
+        self.markers: dict = {}
+        self.encode = _make_binary_encoder(self.markers, self)
+
+
+def _make_binary_encoder(markers: dict, state: Any) -> Any:
+    def default(obj: Any) -> Any:
+        if isinstance(obj, _BINARY_TYPES):
+            if not _PLAIN_PATH.issuperset(map(type, markers.values())):
+                for parent in markers.values():
+                    if isinstance(parent, tuple):
+                        raise _Fallback
+            attachments = state.attachments
+            num = len(attachments)
+            attachments.append(obj)
+            return _PLACEHOLDERS[num] if num < _CACHED else {"_placeholder": True, "num": num}
+        raise _Fallback
+
+    return _c_make_encoder(markers, default, _encode_str, None, ":", ",", False, False, True)
+
+
+_encoder_state = _EncoderState() if _c_make_encoder is not None else None
+
+
 def _encode_binary(data: Any) -> tuple[str, list] | None:
     """JSON text and attachments in one C encoder pass, or None when that would differ.
 
@@ -109,26 +139,23 @@ def _encode_binary(data: Any) -> tuple[str, list] | None:
     only looks into lists and dicts: ``markers`` (the encoder's circular-reference table) holds
     the containers being encoded, so bytes under a tuple, and anything else the hook does not
     know, send the caller to the general path, which then fails or succeeds like the base.
+    The encoder is built once per thread; a nested call (a dict subclass whose ``items()``
+    encodes JSON) gets a fresh one.
     """
-    attachments: list = []
-    markers: dict = {}
-
-    def default(obj: Any) -> Any:
-        if isinstance(obj, _BINARY_TYPES):
-            if not _PLAIN_PATH.issuperset(map(type, markers.values())):
-                for parent in markers.values():
-                    if isinstance(parent, tuple):
-                        raise _Fallback
-            num = len(attachments)
-            attachments.append(obj)
-            return _PLACEHOLDERS[num] if num < _CACHED else {"_placeholder": True, "num": num}
-        raise _Fallback
-
-    encode = _c_make_encoder(markers, default, _encode_str, None, ":", ",", False, False, True)
+    state = _encoder_state
+    if state.busy:
+        state = _EncoderState()
+    state.busy = True
+    attachments = state.attachments = []
     try:
-        return "".join(encode(data, 0)), attachments
+        text = "".join(state.encode(data, 0))
     except Exception:  # _Fallback, or json's own TypeError/ValueError/RecursionError
+        state.markers.clear()  # the encoder leaves its path in there when it fails
         return None
+    finally:
+        state.busy = False
+        state.attachments = []
+    return text, attachments
 
 
 def _reconstruct(data: Any, attachments: list) -> Any:
@@ -149,35 +176,37 @@ def _fill_placeholders(data: Any, attachments: list) -> Any:
     """``_reconstruct`` for data that ``decode()`` just built: placeholders are replaced in place.
 
     JSON-decoded data has only plain lists and dicts and no shared containers, so filling it in
-    place gives the same value as the base class's copying walk. All slots are found before any
-    is filled; if one cannot be (a bad ``num``), the base walk runs and raises its own error.
+    place gives the same value as the base class's copying walk, in the same order. If a
+    placeholder cannot be filled (a bad ``num``), the changes are undone and the base walk runs
+    and raises its own error.
     """
     if type(data) is dict:
         if data.get("_placeholder") and "num" in data:
             return attachments[data["num"]]
     elif type(data) is not list:
         return data
-    slots = []
-    stack = [data]
-    while stack:
-        container = stack.pop()
-        items = enumerate(container) if type(container) is list else container.items()
-        for key, value in items:
-            kind = type(value)
-            if kind is dict:
-                if value.get("_placeholder") and "num" in value:
-                    slots.append((container, key, value["num"]))
-                else:
-                    stack.append(value)
-            elif kind is list:
-                stack.append(value)
+    undo: list = []
     try:
-        values = [attachments[num] for _, _, num in slots]
+        _fill_in(data, attachments, undo)
     except Exception:
+        for container, key, value in reversed(undo):
+            container[key] = value
         return _reconstruct(data, attachments)
-    for (container, key, _), value in zip(slots, values, strict=True):
-        container[key] = value
     return data
+
+
+def _fill_in(container: Any, attachments: list, undo: list) -> None:
+    items = enumerate(container) if type(container) is list else container.items()
+    for key, value in items:
+        kind = type(value)
+        if kind is dict:
+            if value.get("_placeholder") and "num" in value:
+                undo.append((container, key, value))
+                container[key] = attachments[value["num"]]
+            else:
+                _fill_in(value, attachments, undo)
+        elif kind is list:
+            _fill_in(value, attachments, undo)
 
 
 class FastPacket(Packet):

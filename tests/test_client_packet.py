@@ -11,6 +11,7 @@ import collections
 import json
 import math
 import random
+import threading
 from typing import Any
 
 import pytest
@@ -321,3 +322,52 @@ def test_works_as_python_socketio_serializer() -> None:
     assert server.packet_class is FastPacket
     client = socketio.Client(serializer=FastPacket)
     assert client.packet_class is FastPacket
+
+
+class _SneakyDict(dict):
+    """A dict subclass whose items() encodes a packet itself (re-entering the encoder)."""
+
+    def items(self):  # type: ignore[override]
+        FastPacket(sio_packet.EVENT, ["inner", {"raw": b"inner"}]).encode()
+        return super().items()
+
+
+def test_reentrant_encoding_and_a_failed_encode_leave_no_state_behind() -> None:
+    data = ["x", _SneakyDict(a=b"1", b=[b"2"]), b"3"]
+    assert _encode_outcome(FastPacket, sio_packet.EVENT, data) == _encode_outcome(
+        Packet, sio_packet.EVENT, data
+    )
+    circular: list = []
+    circular.append(circular)
+    fast = _encode_outcome(FastPacket, sio_packet.EVENT, ["x", circular, b"1"])
+    base = _encode_outcome(Packet, sio_packet.EVENT, ["x", circular, b"1"])
+    assert fast[:2] == base[:2] == ("init-error", RecursionError)
+    # the next packets encode normally (no stale circular-reference markers)
+    for data in (["x", {"raw": b"1"}], ["y", [b"2", {"z": b"3"}]]):
+        expected = Packet(sio_packet.EVENT, data).encode()
+        assert FastPacket(sio_packet.EVENT, data).encode() == expected
+
+
+def test_threads_encode_and_decode_concurrently() -> None:
+    errors: list = []
+
+    def work(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(300):
+                data = ["ev", _random_payload(rng), {"raw": b"%d" % seed}]
+                expected = Packet(sio_packet.EVENT, data).encode()
+                assert FastPacket(sio_packet.EVENT, data).encode() == expected
+                text, attachments = expected[0], expected[1:]
+                assert _decode_outcome(FastPacket, text, attachments) == _decode_outcome(
+                    Packet, text, attachments
+                )
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
