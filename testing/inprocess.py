@@ -337,12 +337,9 @@ class SocketIOTestClient:
         if not queue:
             return []
         received = []
-        with self._cond:
-            try:
-                while True:  # one atomic popleft at a time: a concurrent delivery is never lost
-                    received.append(queue.popleft())
-            except IndexError:
-                pass
+        with self._cond:  # readers hold the lock; deliveries only append, so popleft is safe
+            while queue:
+                received.append(queue.popleft())  # one at a time: no concurrent append is lost
         return received
 
     def receive(self, timeout: float = 1.0, namespace: str | None = None) -> dict[str, Any]:
