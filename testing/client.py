@@ -193,8 +193,8 @@ class Client:
             self._log("connect_error", namespace, data)
             return None
         if event == "disconnect":
-            self._adapter.failing = False
             with self._cond:
+                self._adapter.failing = False
                 self._connected_ns.discard(namespace)
                 if namespace == self.namespace:
                     self.disconnect_count += 1
@@ -323,21 +323,43 @@ class Client:
             return
         self._log("disconnect", namespace or "*", "client disconnect")
         sio.reconnection = False
+        self._adapter.failing = False  # the CLOSE packet must get through
         try:
-            if sio.connected:
-                sio.disconnect()
+            self._close_connection()
             self._stop_reconnecting()
-            if sio.connected:  # a reconnect succeeded while it was being stopped
-                sio.disconnect()
-            if sio.eio.state == "connected":  # e.g. a reconnect that was still in progress
-                sio.eio.disconnect()
+            self._close_connection()  # a reconnect may have succeeded while being stopped
         finally:
-            # wait (bounded) for the Engine.IO threads to finish
-            deadline = time.monotonic() + 5.0
-            while sio.eio.state not in ("disconnected",) and time.monotonic() < deadline:
-                time.sleep(0.01)
             with self._cond:
                 self._connected_ns.clear()
+
+    def _close_connection(self, grace: float = 2.0) -> None:
+        """Disconnect like python-socketio does, but bounded in time.
+
+        python-socketio's ``disconnect()`` joins the read loop without a timeout; a polling GET
+        the server does not release would block it for a whole ping interval. It runs in a
+        helper thread here, and the transport is cut if it has not finished after ``grace``.
+        """
+        sio = self._sio
+        if not sio.connected and sio.eio.state != "connected":
+            return
+
+        def run() -> None:
+            try:
+                if sio.connected:
+                    sio.disconnect()
+                elif sio.eio.state == "connected":
+                    sio.eio.disconnect()
+            except Exception:  # noqa: BLE001 - the connection is going away anyway
+                pass
+
+        helper = threading.Thread(target=run, name=f"{self.name}-disconnect", daemon=True)
+        helper.start()
+        helper.join(grace)
+        if helper.is_alive():
+            self._log("disconnect", "*", f"not closed after {grace} s: cutting the transport")
+            self._cut_transport()
+            helper.join(3.0)
+        self._adapter.failing = False
 
     def close(self) -> None:
         """Disconnect everything and release the HTTP session (idempotent)."""
@@ -358,9 +380,13 @@ class Client:
             return
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
-            # cut again until the loss is seen: a polling request may be between
-            # creating its connection and connecting its socket
-            self._cut_transport()
+            # cut again until the loss is seen: a polling request may be between creating its
+            # connection and connecting its socket. Under the lock, so that no cut can hit the
+            # next connection (reconnection starts after the disconnect handler took the lock).
+            with self._cond:
+                if self.disconnect_count > disconnects:
+                    return
+                self._cut_transport()
             if self._wait_for(lambda: self.disconnect_count > disconnects, 0.05):
                 return
 
