@@ -546,3 +546,13 @@ def test_live_network_client_and_test_client_side_by_side() -> None:
         network.disconnect()
         handle.shutdown()
         thread.join(timeout=5)
+
+
+def test_msgpack_serializer_is_used_both_ways() -> None:
+    app, socketio = make_app(serializer="msgpack")
+    assert socketio.server.packet_class.__name__ == "MsgPackPacket"
+    client = socketio.test_client(app)
+    assert client.get_received() == [{"name": "message", "args": "welcome", "namespace": "/"}]
+    client.emit("echo", BLOB)
+    assert client.get_received() == [{"name": "echo", "args": [BLOB], "namespace": "/"}]
+    assert client.call("ack", BLOB) == BLOB
