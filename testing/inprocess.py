@@ -80,7 +80,12 @@ class SocketIOTestClient:
         auth: Any = None,
         flask_test_client: Any = None,
     ) -> None:
-        server = getattr(socketio, "server", None)
+        # the server init_app built for this app (one SocketIO object may serve several apps)
+        server_for = getattr(socketio, "server_for", None)
+        if server_for is not None and getattr(socketio, "server", None) is not None:
+            server = server_for(app)
+        else:
+            server = getattr(socketio, "server", None)
         if server is None:
             raise RuntimeError(
                 "This SocketIO object has no server yet: call socketio.init_app(app) "

@@ -556,3 +556,23 @@ def test_msgpack_serializer_is_used_both_ways() -> None:
     client.emit("echo", BLOB)
     assert client.get_received() == [{"name": "echo", "args": [BLOB], "namespace": "/"}]
     assert client.call("ack", BLOB) == BLOB
+
+
+def test_each_app_gets_its_own_server_with_one_socketio() -> None:
+    socketio = SocketIO(async_mode="threading")
+
+    @socketio.on("where")
+    def where() -> str:
+        return request.host
+
+    apps = []
+    for name in ("one", "two"):
+        app = Flask(name)
+        socketio.init_app(app)
+        apps.append(app)
+    first, second = (socketio.test_client(app) for app in apps)
+    assert first.server is socketio.server_for(apps[0]) is not second.server
+    socketio.server_for(apps[0]).emit("only first")
+    assert [e["name"] for e in first.get_received()] == ["only first"]
+    assert second.get_received() == []
+    assert first.call("where") == "localhost"
