@@ -11,13 +11,15 @@ import importlib.util
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from flask_socketio_testing.client import Client
 
 from .live_server import LiveServer, LiveServerError, ProcessLiveServer, ThreadLiveServer
 from .transcript import RecordingClient
+
+if TYPE_CHECKING:  # network clients need requests and websocket-client: imported when used
+    from flask_socketio_testing.client import Client
 
 __all__ = [
     "socketio", "socketio_app_spec", "socketio_transport", "socketio_live_server",
@@ -194,6 +196,8 @@ class SocketIOClientFactory:
             else:
                 client._log("connect_error", namespace, raw.get_connect_error(namespace))
         elif transport in NETWORK_TRANSPORTS:
+            from flask_socketio_testing.client import Client
+
             all_headers = dict(headers or {})
             if flask_test_client is not None:
                 cookie = _cookie_header(flask_test_client)
@@ -206,7 +210,7 @@ class SocketIOClientFactory:
             raise ValueError(f"unknown transport {transport!r}; use one of {TRANSPORTS}")
         self.clients.append(client)
         _register(self.request, CLIENTS_KEY, (name, client))
-        if isinstance(client, Client):
+        if transport in NETWORK_TRANSPORTS:
             _register(self.request, RESOURCES_KEY, client)
             client.connect()
         return client
@@ -295,6 +299,8 @@ class SocketIOCluster:
         ``connect_kwargs``: ``namespace``, ``auth``, ``headers``, ``query_string``,
         ``reconnection``.
         """
+        from flask_socketio_testing.client import Client
+
         name = f"node{node}-client-{len(self.clients) + 1}-{transport}"
         client = Client(self.nodes[node].url, transport=transport, name=name, **connect_kwargs)
         self.clients.append(client)
