@@ -216,3 +216,13 @@ class TestAppInGeventMode:
         app = request.getfixturevalue("app")
         with pytest.raises(LiveServerError, match="socketio_app"):
             make_live_server(request, app, app.extensions["socketio"], None)
+
+
+@pytest.mark.socketio_server(async_mode="gevent")
+@pytest.mark.socketio_cluster(nodes=2, message_queue="redis")
+def test_gevent_cluster(socketio_cluster):
+    assert socketio_cluster.async_mode == "gevent"
+    a, b = socketio_cluster.client(0), socketio_cluster.client(1)
+    b.get_received()
+    a.emit("shout", "over redis, on gevent")
+    assert b.expect("shout", timeout=5) == ["over redis, on gevent"]
