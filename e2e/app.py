@@ -20,6 +20,7 @@ monkey.patch_all()  # before anything imports socket, threading or socketio
 import argparse  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -28,6 +29,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gevent  # noqa: E402
+from gevent.pool import Pool  # noqa: E402
 from flask import (  # noqa: E402
     Blueprint,
     Flask,
@@ -225,13 +227,42 @@ def listen(port: int) -> socket.socket:
     return sock
 
 
+class TrackingWSGIServer(WSGIServer):
+    """A WSGIServer that can drop every open connection at once, as a dying process would.
+
+    ``WSGIServer.stop()`` kills the handler greenlets, but a websocket whose socket is still
+    referenced elsewhere (by the Engine.IO session) stays open; closing it ourselves is the
+    only way to make the browser see the outage.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: set[socket.socket] = set()
+
+    def handle(self, sock: socket.socket, address: Any) -> None:
+        self.connections.add(sock)
+        try:
+            super().handle(sock, address)
+        finally:
+            self.connections.discard(sock)
+
+    def drop_connections(self) -> None:
+        for sock in list(self.connections):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self.connections.clear()
+
+
 class Spawned:
     """One extra Socket.IO server on its own port, restartable on that port."""
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
         self.port = 0
-        self.wsgi: WSGIServer | None = None
+        self.wsgi: TrackingWSGIServer | None = None
         self.socketio: SocketIO | None = None
         self.start()
 
@@ -239,13 +270,17 @@ class Spawned:
         app, self.socketio = build_app(**self.options)
         listener = listen(self.port)
         self.port = listener.getsockname()[1]
-        self.wsgi = WSGIServer(listener, app, handler_class=WebSocketHandler, log=None)
+        self.wsgi = TrackingWSGIServer(
+            listener, app, handler_class=WebSocketHandler, log=None, spawn=Pool()
+        )
         self.wsgi.start()
 
     def stop(self) -> None:
         if self.wsgi is not None:
-            # closes the listener, then kills every open connection (long polls,
-            # websockets) after a short grace period
+            # stop accepting, drop every open connection (long polls, websockets),
+            # then kill the handler greenlets
+            self.wsgi.close()
+            self.wsgi.drop_connections()
             self.wsgi.stop(timeout=0.2)
             self.wsgi = None
         if self.socketio is not None:
@@ -294,10 +329,21 @@ def build_main_app() -> tuple[Flask, SocketIO]:
     return app, socketio
 
 
+def quiet_expected_warnings() -> None:
+    """The CORS specs are refused on purpose; keep their warnings out of the test output."""
+
+    class DropRefusedOrigins(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "is not an accepted origin" not in record.getMessage()
+
+    logging.getLogger("engineio.server").addFilter(DropRefusedOrigins())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 (default) lets the kernel pick")
     args = parser.parse_args()
+    quiet_expected_warnings()
     app, _ = build_main_app()
     listener = listen(args.port)
     server = WSGIServer(listener, app, handler_class=WebSocketHandler, log=None)
