@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -43,9 +44,22 @@ def test_test_client_with_message_queue(
         one.emit("broadcast", payload)
         for client in (one, two):
             assert client.expect("broadcast", timeout=5) == [payload]
-        # an external, write-only emitter (a worker process) reaches the test clients
+        # an external, write-only emitter (a worker process) reaches the test clients, once the
+        # server's queue listener (a background thread) has subscribed: probe until it has
         worker = SocketIO(message_queue=url, channel=socketio_channel)
+        deadline = time.monotonic() + 10
+        while True:
+            worker.emit("probe")
+            try:
+                one.expect("probe", timeout=0.5)
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+        two.expect("probe", timeout=5)
         worker.emit("from worker", {"n": 1})
         for client in (one, two):
             assert client.expect("from worker", timeout=5) == [{"n": 1}]
-        one.assert_nothing_received(timeout=0.2)
+        time.sleep(0.2)
+        for client in (one, two):  # delivered exactly once (late probes may still trickle in)
+            assert [e for e in client.get_received() if e["name"] != "probe"] == []
