@@ -29,7 +29,6 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gevent  # noqa: E402
-from gevent.pool import Pool  # noqa: E402
 from flask import (  # noqa: E402
     Blueprint,
     Flask,
@@ -41,6 +40,7 @@ from flask import (  # noqa: E402
     send_from_directory,
     session,
 )
+from gevent.pool import Pool  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 from geventwebsocket.handler import WebSocketHandler  # noqa: E402
 
@@ -70,7 +70,11 @@ CLIENT_BUILDS = {
 }
 
 pages = Blueprint(
-    "pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+    "pages",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
 )
 
 
