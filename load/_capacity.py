@@ -217,6 +217,7 @@ class StepLoadShape(LoadTestShape):
             "server_rss_mb": round(self.server.rss_mb(), 1) if self.server.procs else None,
             "loadgen_cpu_pct": round(100 * (l1 - l0) / secs, 1),
             "loadgen_rss_mb": round(self.loadgen.rss_mb(), 1),
+            "loadavg_1m": round(os.getloadavg()[0], 2),  # a busy machine skews the figures
             "other_failures": w["other_failures"],
             "held": result.ok and w["received"] > 0 and not w["other_failures"],
             "problems": (result.problems if w["received"] else ["nothing was received"])
