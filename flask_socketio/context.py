@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import flask
+from flask.globals import _cv_request
 
 from .extension import SocketIO
 
@@ -28,7 +29,8 @@ def _socketio() -> SocketIO:
 
 def _request_attr(name: str, function: str, hint: str) -> Any:
     """``request.sid`` / ``request.namespace`` of the current Socket.IO event, or a clear error."""
-    value = getattr(flask.request, name, None) if flask.has_request_context() else None
+    ctx = _cv_request.get(None)
+    value = getattr(ctx.request, name, None) if ctx is not None else None
     if value is None:
         raise RuntimeError(
             f"{function}() was called outside a Socket.IO event handler, so there is no current "
@@ -44,14 +46,19 @@ def emit(event: str, *args: Any, **kwargs: Any) -> None:
     ``include_self=False`` or ``skip_sid`` leaves clients out; ``callback`` receives the ack;
     ``namespace`` defaults to the current one.
     """
-    namespace = kwargs.pop("namespace", None) or _request_attr(
-        "namespace", "emit", "pass namespace= (and to= or broadcast=True)."
-    )
+    ctx = _cv_request.get(None)
+    request = ctx.request if ctx is not None else None
+    namespace = kwargs.pop("namespace", None) or getattr(request, "namespace", None)
+    if namespace is None:
+        _request_attr("namespace", "emit", "pass namespace= (and to= or broadcast=True).")
     broadcast = kwargs.pop("broadcast", False)
     to = kwargs.pop("to", None) or kwargs.pop("room", None)
     if to is None and not broadcast:
-        to = _request_attr("sid", "emit", "pass to=<sid or room> or broadcast=True.")
-    _socketio().emit(
+        to = getattr(request, "sid", None) or _request_attr(
+            "sid", "emit", "pass to=<sid or room> or broadcast=True."
+        )
+    socketio = ctx.app.extensions.get("socketio") if ctx is not None else None
+    (socketio or _socketio()).emit(
         event,
         *args,
         namespace=namespace,

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import flask
+from flask import signals
 from flask.ctx import RequestContext
+from flask.globals import _cv_app, _cv_request
 from flask.sessions import SessionMixin
 
 #: environ keys this module keeps per connection.
@@ -72,6 +74,31 @@ class EventContext(RequestContext):
             self.session = session
         self._after_request_functions = []
         self._cv_tokens = []
+
+    def pop(self, exc: BaseException | None = None) -> None:  # type: ignore[override]
+        """Pop the context; skip Flask's teardown machinery when nothing is registered for it.
+
+        Teardown functions, teardown signals and parsed uploads take Flask's full ``pop``; a plain
+        handler only needs the two context variables reset, which is a fifth of the cost.
+        """
+        app = self.app
+        if (
+            not _FAST_INIT
+            or len(self._cv_tokens) != 1
+            or app.teardown_request_funcs
+            or app.teardown_appcontext_funcs
+            or signals.request_tearing_down.receivers
+            or signals.appcontext_tearing_down.receivers
+            or signals.appcontext_popped.receivers
+            or "files" in self.request.__dict__
+        ):
+            super().pop(exc)
+            return
+        token, app_ctx = self._cv_tokens.pop()
+        _cv_request.reset(token)
+        self.request.environ["werkzeug.request"] = None
+        if app_ctx is not None:
+            _cv_app.reset(app_ctx._cv_tokens.pop())
 
     def match_request(self) -> None:
         environ = self.request.environ

@@ -10,6 +10,7 @@ from typing import Any
 import flask
 import socketio
 from flask import json as flask_json
+from flask.globals import _cv_request
 from socketio.exceptions import ConnectionRefusedError
 
 from . import serving
@@ -143,10 +144,12 @@ class SocketIO:
         if options.get("async_mode") is None:
             options["async_mode"] = _default_async_mode()
         _check_async_mode(options.get("async_mode"))
-        if options.get("serializer", "default") == "default":
-            options["serializer"] = _default_packet_class()
+        options["serializer"] = _packet_class(
+            options.get("serializer", "default"), own_json=options.get("json") is not None
+        )
 
         server = Server(flask_app=app, **options)
+        server.extension = self
         self.server = server
         self.async_mode = server.async_mode
         self._servers.add(server)
@@ -340,9 +343,10 @@ class SocketIO:
 
     def _current_server(self) -> Server:
         """The server of the app handling the current request, else the latest one built."""
-        if flask.has_request_context():
-            server = flask.request.environ.get(SERVER_KEY)
-            if server is not None and server in self._servers:
+        ctx = _cv_request.get(None)
+        if ctx is not None:
+            server = ctx.request.environ.get(SERVER_KEY)
+            if server is not None and server.extension is self:
                 return server
         return self._require_server()
 
@@ -488,10 +492,21 @@ def _default_async_mode() -> str | None:
     return None
 
 
-def _default_packet_class() -> Any:
-    """The packet class used when the user did not choose a serializer."""
-    try:
-        from .packet import FastPacket
-    except ImportError:  # pragma: no cover - the fast class is optional
-        return socketio.packet.Packet
-    return FastPacket
+def _packet_class(serializer: Any, own_json: bool) -> Any:
+    """The packet class for a server: FastPacket by default (same wire format, faster).
+
+    python-socketio assigns a custom ``json`` to the packet *class*; a server with its own JSON
+    module gets a subclass of its own so that other servers in the process keep theirs.
+    """
+    if serializer == "default":
+        try:
+            from .packet import FastPacket as packet_class
+        except ImportError:  # pragma: no cover - the fast class is optional
+            packet_class = socketio.packet.Packet
+    elif serializer == "msgpack":
+        from socketio.msgpack_packet import MsgPackPacket as packet_class
+    else:
+        packet_class = serializer
+    if own_json:
+        packet_class = type(packet_class.__name__, (packet_class,), {})
+    return packet_class

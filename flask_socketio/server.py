@@ -33,6 +33,7 @@ class Server(socketio.Server):
 
     def __init__(self, *, flask_app: flask.Flask | None = None, **options: Any) -> None:
         self.flask_app = flask_app
+        self.extension: Any = None  # the SocketIO object that built this server
         self._inprocess: dict[str, Deliver] = {}
         super().__init__(**options)
 

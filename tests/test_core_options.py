@@ -121,3 +121,28 @@ def test_context_functions_and_emit_need_a_server():
     socketio = SocketIO()
     with pytest.raises(RuntimeError, match="init_app"):
         socketio.emit("x")
+
+
+def test_json_option_stays_with_its_own_server():
+    plain_app, plain = make_app("plain")
+    flask_json_app, with_flask_json = make_app("flask-json", json=flask_json)
+    assert plain.server.packet_class is not with_flask_json.server.packet_class
+    assert plain.server.packet_class.json is not with_flask_json.server.packet_class.json
+
+
+def test_served_connections_send_small_writes_at_once():
+    import socket
+
+    app, socketio = make_app()
+    with live_server(app, socketio) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    # the accepted socket's option is checked through the server's handler class
+    from flask_socketio import serving
+
+    probe = socket.socket()
+    serving._no_delay(probe)
+    assert probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    probe.close()
