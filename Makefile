@@ -75,8 +75,11 @@ test: setup
 
 # -- the parts of `make test` --------------------------------------------------------------------
 
+# client-behaviour tests run in-process, over polling and over websocket; the Locust smoke run
+# needs the machine to itself, so it runs on its own afterwards
 test-python:
-	$(PY) -m pytest -n $(PYTEST_WORKERS) -q $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q --socketio-transport=all \
+	  --ignore=tests/test_load_smoke.py $(PYTEST_ARGS)
 	$(PY) -m pytest -q build/upstream/test_socketio.py
 
 test-nogevent:
@@ -87,13 +90,14 @@ test-e2e:
 	cd e2e && npx playwright test
 
 test-load-smoke:
-	$(PY) -m pytest -q tests/smoke_load.py
+	$(PY) -m pytest -q tests/test_load_smoke.py
 
 bench: setup-python
 	test -x $(UPSTREAM_VENV)/bin/python || ( $(PYTHON) -m venv $(UPSTREAM_VENV) && \
 	  $(UPSTREAM_VENV)/bin/pip install -q flask-socketio==$(UPSTREAM_VERSION) gevent gevent-websocket \
 	  websocket-client msgpack )
 	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_dispatch.py
+	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_test_client.py
 
 lint: setup-python
 	$(VENV)/bin/ruff check .

@@ -12,9 +12,11 @@ from typing import Any
 
 _EXPORTS = {
     "SocketIOTestClient": "flask_socketio_testing.inprocess",
+    "AckTimeoutError": "flask_socketio_testing.inprocess",
     "Client": "flask_socketio_testing.client",
     "Swarm": "flask_socketio_testing.swarm",
     "SwarmConnectStats": "flask_socketio_testing.swarm",
+    "SwarmReconnectReport": "flask_socketio_testing.swarm",
     "DeliveryLedger": "flask_socketio_testing.ledger",
     "DeliveryReport": "flask_socketio_testing.ledger",
     "FaultProxy": "flask_socketio_testing.faults",

@@ -23,28 +23,13 @@ from socketio import exceptions as sio_exceptions
 from socketio import packet as sio_packet
 from urllib3.connectionpool import HTTPConnectionPool
 
+from .inprocess import AckTimeoutError, _ack_value, _event_dict
+
 __all__ = ["Client", "AckTimeoutError"]
 
 
-class AckTimeoutError(sio_exceptions.TimeoutError, TimeoutError):
-    """No ack arrived in time (both python-socketio's and the builtin ``TimeoutError``)."""
-
 _RESERVED = {"connect", "connect_error", "disconnect", "__disconnect_final"}
 _NO_ACK = object()
-
-
-def _event_record(name: str, args: tuple, namespace: str) -> dict:
-    """Build the ``{'name', 'args', 'namespace'}`` shape of the in-process test client."""
-    if name in ("message", "json"):
-        payload: Any = args[0] if args else None
-    else:
-        payload = list(args)
-    return {"name": name, "args": payload, "namespace": namespace}
-
-
-def _ack_value(args: tuple | list) -> Any:
-    """One ack value unwrapped, several as a list, ``[]`` for none (as the test client does)."""
-    return args[0] if len(args) == 1 else list(args)
 
 
 class _TrackingPool(HTTPConnectionPool):
@@ -204,7 +189,7 @@ class Client:
             return None
         if event in _RESERVED:
             return None
-        record = _event_record(event, args, namespace)
+        record = _event_dict([event, *args], namespace)
         self._log("received", namespace, {"name": event, "args": record["args"]})
         with self._cond:
             self._queues.setdefault(namespace, []).append(record)

@@ -52,9 +52,9 @@ def _event_dict(data: list, namespace: str) -> dict[str, Any]:
     return {"name": name, "args": args, "namespace": namespace}
 
 
-def _ack_value(args: list) -> Any:
+def _ack_value(args: list | tuple) -> Any:
     """One ack argument unwrapped, several as a list, ``[]`` for none (as upstream)."""
-    return args[0] if len(args) == 1 else args
+    return args[0] if len(args) == 1 else list(args)
 
 
 class SocketIOTestClient:

@@ -75,6 +75,7 @@ def main() -> None:
         return
     upstream_python = os.environ.get("UPSTREAM_PYTHON", str(ROOT / ".venv-upstream/bin/python"))
     rows = []
+    upstream_python = os.path.abspath(upstream_python)
     for label, python in (("this repo", sys.executable), ("upstream", upstream_python)):
         if not Path(python).exists():
             sys.exit(f"{python} not found: run `make bench` or set UPSTREAM_PYTHON")

@@ -1,8 +1,8 @@
 """Benchmark: this project's in-process test client against upstream Flask-SocketIO 5.6.1's.
 
 Runs the same app and the same payload (a dict with nested bytes) in two fresh processes, one
-with this repository's virtualenv and one with upstream's (``/work/upstream-venv``, override with
-``UPSTREAM_PYTHON``), and prints a side-by-side table:
+with this repository's virtualenv and one with upstream's (``.venv-upstream``, made by
+``make bench``; override with ``UPSTREAM_PYTHON``), and prints a side-by-side table:
 
 - echo: ``emit('echo', payload)`` then ``get_received()`` (the server emits the payload back);
 - ack: ``emit('ack', payload, callback=True)`` (the handler returns the payload);
@@ -29,7 +29,9 @@ import time
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-UPSTREAM_PYTHON = os.environ.get("UPSTREAM_PYTHON", "/work/upstream-venv/bin/python")
+UPSTREAM_PYTHON = os.environ.get(
+    "UPSTREAM_PYTHON", os.path.join(HERE, "..", "..", ".venv-upstream", "bin", "python")
+)
 CLIENTS = 50
 PAYLOAD: dict[str, Any] = {
     "id": 7,
