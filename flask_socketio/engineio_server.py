@@ -6,7 +6,10 @@ cheap to fix at the edges without touching its session handling:
 - a request without a ``transport`` query parameter gets 400 (python-engineio opens a polling
   session);
 - a method other than GET, POST or OPTIONS gets 400 (python-engineio answers 405);
-- a successful polling POST answers ``ok`` (python-engineio answers ``OK``).
+- a successful polling POST answers ``ok`` (python-engineio answers ``OK``);
+- a client that stops answering pings is closed within ``ping_interval + ping_timeout`` plus a
+  short tick (python-engineio visits each socket once per ``ping_timeout``, so it can be a whole
+  ``ping_timeout`` late).
 """
 
 from __future__ import annotations
@@ -31,6 +34,20 @@ class EngineIOServer(engineio.Server):
         if method != "OPTIONS" and "transport" not in query:
             return self._reject(start_response, "Transport unknown")
         return super().handle_request(environ, start_response)
+
+    def _service_task(self) -> None:
+        """Close sockets whose ping went unanswered, checking every short tick."""
+        self.service_task_event = self.create_event()
+        tick = min(0.5, max(0.05, float(self.ping_timeout) / 10))
+        while not self.service_task_event.wait(timeout=tick):
+            for sock in list(self.sockets.values()):
+                if sock.closed:
+                    self.sockets.pop(sock.sid, None)
+                elif not sock.closing:
+                    try:
+                        sock.check_ping_timeout()
+                    except Exception:  # one bad socket must not stop the monitor
+                        self.logger.exception("ping timeout check failed for %s", sock.sid)
 
     def _reject(self, start_response: Callable[..., Any], message: str) -> list[bytes]:
         response = self._bad_request(message)
