@@ -138,6 +138,9 @@ class GeventHandle:
         self._server = pywsgi.WSGIServer(
             (host, port), app, log="default" if log_output else None, **kwargs
         )
+        # gevent-websocket upgrades before the app runs; a refused Origin must get its 400
+        # from Engine.IO instead of a 101 followed by a close (the browser would wait 20 s)
+        self._server.pre_start_hook = lambda handler: _refuses_origin(app, handler.environ)
         self._server.init_socket()
         self.host = host
         self.port = self._server.server_port
@@ -195,6 +198,16 @@ def _no_delay(sock: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):  # not TCP (a Unix socket) or already closed
         pass
+
+
+def _refuses_origin(app: Any, environ: dict) -> bool:
+    """Whether the Engine.IO server behind ``app`` refuses this request's ``Origin`` header."""
+    server = getattr(getattr(app, "wsgi_app", None), "socketio_server", None)
+    origin = environ.get("HTTP_ORIGIN")
+    if server is None or not origin or server.eio.cors_allowed_origins == []:
+        return False
+    allowed = server.eio._cors_allowed_origins(environ)
+    return allowed is not None and origin not in allowed
 
 
 def make_server(

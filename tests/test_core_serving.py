@@ -118,9 +118,19 @@ GEVENT_RUN_STOP = textwrap.dedent(
     client = socketio.Client(reconnection=False)
     client.connect("http://127.0.0.1:%d" % sio.wsgi_server.port, transports=["websocket"])
     answer = client.call("echo", "gevent", timeout=5)
+    # a WebSocket from a foreign origin is refused before the upgrade, with a plain 400
+    import socket
+    raw = socket.create_connection(("127.0.0.1", sio.wsgi_server.port))
+    raw.sendall(
+        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n"
+        b"Origin: http://elsewhere.test\\r\\nConnection: Upgrade\\r\\nUpgrade: websocket\\r\\n"
+        b"Sec-WebSocket-Version: 13\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n\\r\\n"
+    )
+    status = raw.recv(4096).split(b"\\r\\n", 1)[0].decode()
+    raw.close()
     client.emit("shutdown")
     runner.join(5)
-    print(answer, runner.dead, sio.async_mode)
+    print(answer, runner.dead, sio.async_mode, status.replace(" ", "_"))
     """
 )
 
@@ -131,4 +141,4 @@ def test_run_and_stop_in_gevent_mode():
         [sys.executable, "-c", GEVENT_RUN_STOP], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["gevent", "True", "gevent"]
+    assert result.stdout.split() == ["gevent", "True", "gevent", "HTTP/1.1_400_BAD_REQUEST"]
