@@ -125,23 +125,30 @@ def create_app(**socketio_options: Any) -> tuple[Flask, SocketIO]:
         broadcast_online()
         return {"ok": True, "room": room, "members": members, "online": online}
 
+    def chat_message(user: dict[str, Any], data: Any, shout: bool) -> dict[str, Any] | None:
+        """The chat message a client's ``{"text": ...}`` becomes; None when the text is empty."""
+        raw = data.get("text") if isinstance(data, dict) else None
+        text = _clean(raw, "", MAX_TEXT)
+        if not text:
+            return None
+        return {
+            "id": next(message_ids),
+            "name": user["name"],
+            "room": user["room"],
+            "text": text,
+            "time": time.time(),
+            "shout": shout,
+        }
+
     @socketio.on("say")
     def on_say(data: Any) -> dict[str, Any]:
         with lock:
             user = dict(users.get(request.sid) or {})
         if not user.get("room"):
             return {"ok": False, "error": "join a room first"}
-        text = _clean((data or {}).get("text") if isinstance(data, dict) else None, "", MAX_TEXT)
-        if not text:
+        message = chat_message(user, data, shout=False)
+        if message is None:
             return {"ok": False, "error": "empty message"}
-        message = {
-            "id": next(message_ids),
-            "name": user["name"],
-            "room": user["room"],
-            "text": text,
-            "time": time.time(),
-            "shout": False,
-        }
         emit("chat", message, to=user["room"])
         return {"ok": True, "id": message["id"]}
 
@@ -149,17 +156,9 @@ def create_app(**socketio_options: Any) -> tuple[Flask, SocketIO]:
     def on_shout(data: Any) -> dict[str, Any]:
         with lock:
             user = dict(users.get(request.sid) or {"name": "anonymous", "room": ""})
-        text = _clean((data or {}).get("text") if isinstance(data, dict) else None, "", MAX_TEXT)
-        if not text:
+        message = chat_message(user, data, shout=True)
+        if message is None:
             return {"ok": False, "error": "empty message"}
-        message = {
-            "id": next(message_ids),
-            "name": user["name"],
-            "room": user["room"],
-            "text": text,
-            "time": time.time(),
-            "shout": True,
-        }
         emit("chat", message, broadcast=True)
         return {"ok": True, "id": message["id"]}
 
