@@ -260,7 +260,9 @@ def _wait_disconnects(server: Any, count: int, timeout: float) -> list:
     return server_stats(server)["disconnects"]
 
 
-def test_blackhole_dead_clients_detected_by_ping_timeout(fast_ping_server: Any) -> None:
+def test_blackhole_dead_clients_detected_within_ping_interval_plus_timeout(
+    fast_ping_server: Any,
+) -> None:
     server = fast_ping_server
     size = 10
     with FaultProxy(server.url) as proxy, Swarm(proxy.url, size) as swarm:
@@ -272,24 +274,9 @@ def test_blackhole_dead_clients_detected_by_ping_timeout(fast_ping_server: Any) 
         assert len(disconnects) == size
         assert {reason for _, reason in disconnects} == {"ping timeout"}
         detected = max(t for t, _ in disconnects) - start
-        # a loose bound here; the protocol's bound (interval + timeout) is checked below
-        assert detected <= PING_INTERVAL + 2 * PING_TIMEOUT + 0.5, detected
+        assert detected <= PING_INTERVAL + PING_TIMEOUT + 0.2, detected
         proxy.restore()
         assert swarm.wait_reconnected(timeout=15).all_back
-
-
-def test_blackhole_detected_within_ping_interval_plus_timeout(fast_ping_server: Any) -> None:
-    server = fast_ping_server
-    size = 10
-    with FaultProxy(server.url) as proxy, Swarm(proxy.url, size) as swarm:
-        assert swarm.connect().ok
-        time.sleep(0.3)
-        start = time.time()
-        proxy.blackhole()
-        disconnects = _wait_disconnects(server, size, timeout=10)
-        proxy.restore()
-        detected = max(t for t, _ in disconnects) - start
-        assert detected <= PING_INTERVAL + PING_TIMEOUT + 0.2, detected
 
 
 def test_500_websocket_clients_on_gevent_each_get_the_broadcast_once() -> None:
