@@ -21,7 +21,7 @@ help:
 	@echo "make run    - start the demo chat on http://127.0.0.1:$(PORT)"
 	@echo "make test   - install everything the tests need, then run the whole suite"
 	@echo "make bench  - benchmarks against upstream Flask-SocketIO $(UPSTREAM_VERSION)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff check, ruff format --check, mypy"
 
 # -- setup -------------------------------------------------------------------------------------
 
@@ -99,8 +99,18 @@ bench: setup-python
 	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_dispatch.py
 	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_test_client.py
 
+# mypy reads the three folders under their import names through a tree of links
+TYPECHECK_DIR := build/typecheck
+
 lint: setup-python
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	mkdir -p $(TYPECHECK_DIR)
+	ln -sfn ../../flask_socketio $(TYPECHECK_DIR)/flask_socketio
+	ln -sfn ../../testing $(TYPECHECK_DIR)/flask_socketio_testing
+	ln -sfn ../../pytest_plugin $(TYPECHECK_DIR)/pytest_flask_socketio
+	cd $(TYPECHECK_DIR) && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml \
+	  -p flask_socketio -p flask_socketio_testing -p pytest_flask_socketio
 
 clean:
 	rm -rf build $(VENV) $(NOGEVENT_VENV) e2e/node_modules examples/chat/node_modules

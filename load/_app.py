@@ -17,8 +17,12 @@ from flask_socketio import SocketIO, emit, join_room, leave_room
 FAULTS = ("misdeliver", "drop")
 
 
-def create_app(message_queue: str | None = None, channel: str = "flask-socketio-load",
-               async_mode: str = "gevent", fault: str | None = None) -> tuple[Flask, SocketIO]:
+def create_app(
+    message_queue: str | None = None,
+    channel: str = "flask-socketio-load",
+    async_mode: str = "gevent",
+    fault: str | None = None,
+) -> tuple[Flask, SocketIO]:
     """Build the load app; ``message_queue`` (e.g. a Redis URL) connects several nodes.
 
     ``fault`` breaks the relay on purpose, to prove the load checks catch it: ``misdeliver``
@@ -42,8 +46,9 @@ def create_app(message_queue: str | None = None, channel: str = "flask-socketio-
     def index() -> Any:
         import flask_socketio
 
-        return jsonify(pid=os.getpid(),
-                       flask_socketio=getattr(flask_socketio, "__version__", "unknown"))
+        return jsonify(
+            pid=os.getpid(), flask_socketio=getattr(flask_socketio, "__version__", "unknown")
+        )
 
     @socketio.on("join")
     def on_join(room: str) -> bool:

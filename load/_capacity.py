@@ -49,18 +49,33 @@ LOADGEN_CPU_WARN = 90.0
 def _options(parser: Any) -> None:
     group = parser.add_argument_group("capacity run (load/_capacity.py)")
     group.add_argument("--step-users", type=int, default=100, help="users added per step")
-    group.add_argument("--step-start", type=int, default=0,
-                       help="users of the first step (default: --step-users)")
-    group.add_argument("--step-seconds", type=float, default=30.0,
-                       help="length of a step's measurement (default 30)")
-    group.add_argument("--step-settle", type=float, default=5.0,
-                       help="seconds after spawning before measuring (default 5)")
-    group.add_argument("--step-spawn-rate", type=float, default=50.0,
-                       help="users started per second (default 50)")
-    group.add_argument("--step-max-users", type=int, default=3000,
-                       help="stop after the step with this many users (default 3000)")
-    group.add_argument("--capacity-out", default="",
-                       help="output folder (default load/results/capacity-<time>)")
+    group.add_argument(
+        "--step-start", type=int, default=0, help="users of the first step (default: --step-users)"
+    )
+    group.add_argument(
+        "--step-seconds",
+        type=float,
+        default=30.0,
+        help="length of a step's measurement (default 30)",
+    )
+    group.add_argument(
+        "--step-settle",
+        type=float,
+        default=5.0,
+        help="seconds after spawning before measuring (default 5)",
+    )
+    group.add_argument(
+        "--step-spawn-rate", type=float, default=50.0, help="users started per second (default 50)"
+    )
+    group.add_argument(
+        "--step-max-users",
+        type=int,
+        default=3000,
+        help="stop after the step with this many users (default 3000)",
+    )
+    group.add_argument(
+        "--capacity-out", default="", help="output folder (default load/results/capacity-<time>)"
+    )
     group.add_argument("--capacity-label", default="", help="a label stored in the summary")
 
 
@@ -132,7 +147,8 @@ class StepLoadShape(LoadTestShape):
         self.slo_p99 = float(option(env, "slo_p99_ms", 250.0))
         self.slo_delivered = float(option(env, "slo_delivered", 0.999))
         out = str(option(env, "capacity_out", "")) or os.path.join(
-            "load", "results", time.strftime("capacity-%Y%m%d-%H%M%S"))
+            "load", "results", time.strftime("capacity-%Y%m%d-%H%M%S")
+        )
         self.out = out
         server_file = str(option(env, "sio_server_file", ""))
         self.server_info: dict[str, Any] = read_server_file(server_file) if server_file else {}
@@ -164,8 +180,11 @@ class StepLoadShape(LoadTestShape):
                 self._cpu0 = (self.server.cpu_seconds(), self.loadgen.cpu_seconds(), time.time())
                 self._phase, self._phase_t = "measure", now
                 self._measure_t, self._lost_start = now, None
-        if self._phase in ("measure", "grace") and self._lost_start is None \
-                and now - self._measure_t >= self.grace + DeliveryBook.EPOCH:
+        if (
+            self._phase in ("measure", "grace")
+            and self._lost_start is None
+            and now - self._measure_t >= self.grace + DeliveryBook.EPOCH
+        ):
             # losses are reported `grace` (+ an epoch) after the send: from here on they are
             # this window's
             self._lost_start = stats_snapshot(self.env.stats)["lost"]
@@ -174,13 +193,19 @@ class StepLoadShape(LoadTestShape):
                 snap1 = stats_snapshot(self.env.stats)
                 cpu1 = (self.server.cpu_seconds(), self.loadgen.cpu_seconds(), time.time())
                 book = getattr(self.env, "_sio_delivery_book", None)  # local runs only
-                self._window = {"snap": diff_snapshots(self._snap0, snap1), "cpu0": self._cpu0,
-                                "cpu1": cpu1, "users_running": self.runner.user_count,
-                                "connected": book.connected if book is not None else None}
+                self._window = {
+                    "snap": diff_snapshots(self._snap0, snap1),
+                    "cpu0": self._cpu0,
+                    "cpu1": cpu1,
+                    "users_running": self.runner.user_count,
+                    "connected": book.connected if book is not None else None,
+                }
                 self._phase, self._phase_t = "grace", now
         elif self._phase == "grace":
-            if now - self._phase_t >= self.grace + DeliveryBook.EPOCH + 0.5 \
-                    and self._lost_start is not None:
+            if (
+                now - self._phase_t >= self.grace + DeliveryBook.EPOCH + 0.5
+                and self._lost_start is not None
+            ):
                 self._close_step(users)
                 if self.finished:
                     return None
@@ -194,8 +219,15 @@ class StepLoadShape(LoadTestShape):
         late = stats_snapshot(self.env.stats)
         w = self._window["snap"]
         lost = late["lost"] - (self._lost_start or 0)
-        result = evaluate_slo(w["hist"], w["received"], lost, w["misdelivered"],
-                              w["duplicates"], self.slo_p99, self.slo_delivered)
+        result = evaluate_slo(
+            w["hist"],
+            w["received"],
+            lost,
+            w["misdelivered"],
+            w["duplicates"],
+            self.slo_p99,
+            self.slo_delivered,
+        )
         (s0, l0, t0), (s1, l1, t1) = self._window["cpu0"], self._window["cpu1"]
         secs = max(1e-6, t1 - t0)
         step = {
@@ -221,14 +253,19 @@ class StepLoadShape(LoadTestShape):
             "other_failures": w["other_failures"],
             "held": result.ok and w["received"] > 0 and not w["other_failures"],
             "problems": (result.problems if w["received"] else ["nothing was received"])
-            + ([f"{w['other_failures']} failed connects/calls/emits"]
-               if w["other_failures"] else []),
+            + (
+                [f"{w['other_failures']} failed connects/calls/emits"]
+                if w["other_failures"]
+                else []
+            ),
         }
         self.steps.append(step)
         if step["loadgen_cpu_pct"] > LOADGEN_CPU_WARN:
-            msg = (f"step {self._step} ({users} users): load generator at "
-                   f"{step['loadgen_cpu_pct']}% CPU; these figures are the load generator's, "
-                   "not the server's")
+            msg = (
+                f"step {self._step} ({users} users): load generator at "
+                f"{step['loadgen_cpu_pct']}% CPU; these figures are the load generator's, "
+                "not the server's"
+            )
             self.warnings.append(msg)
             logger.warning(msg)
         logger.info("capacity step %s: %s", self._step, json.dumps(step))
@@ -250,11 +287,13 @@ class StepLoadShape(LoadTestShape):
             "versions": {
                 "locust": md.version("locust"),
                 "python_socketio_client": md.version("python-socketio"),
-                "server": {k: v for k, v in self.server_info.items()
-                           if k not in ("urls", "ports", "pids")},
+                "server": {
+                    k: v for k, v in self.server_info.items() if k not in ("urls", "ports", "pids")
+                },
             },
-            "server": {k: self.server_info.get(k) for k in ("urls", "pids", "nodes",
-                                                             "message_queue")},
+            "server": {
+                k: self.server_info.get(k) for k in ("urls", "pids", "nodes", "message_queue")
+            },
             "machine": {
                 "platform": platform.platform(),
                 "cpu_count": os.cpu_count(),
@@ -262,8 +301,14 @@ class StepLoadShape(LoadTestShape):
                 "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
             },
             "slo": {"p99_ms": self.slo_p99, "delivered": self.slo_delivered},
-            "step": {"users": self.inc, "start": self.start_users, "seconds": self.step_seconds,
-                     "settle": self.settle, "spawn_rate": self.rate, "max_users": self.max_users},
+            "step": {
+                "users": self.inc,
+                "start": self.start_users,
+                "seconds": self.step_seconds,
+                "settle": self.settle,
+                "spawn_rate": self.rate,
+                "max_users": self.max_users,
+            },
             "held_users": held[-1]["users"] if held else 0,
             "held_step": held[-1] if held else None,
             "breaking_step": broke,
@@ -280,8 +325,7 @@ class StepLoadShape(LoadTestShape):
         with open(os.path.join(self.out, "summary.json"), "w", encoding="utf-8") as fh:
             json.dump(summary, fh, indent=2)
         if self.steps:
-            with open(os.path.join(self.out, "steps.csv"), "w", newline="",
-                      encoding="utf-8") as fh:
+            with open(os.path.join(self.out, "steps.csv"), "w", newline="", encoding="utf-8") as fh:
                 fields = [k for k in self.steps[0] if k != "problems"] + ["problems"]
                 writer = csv.DictWriter(fh, fieldnames=fields)
                 writer.writeheader()
@@ -292,9 +336,13 @@ class StepLoadShape(LoadTestShape):
             except Exception:  # noqa: BLE001 - the figures matter more than the picture
                 logger.exception("plot failed")
         self.env.process_exit_code = 0 if summary["held_users"] else 1
-        logger.info("capacity: %s users held the SLO (p99 < %g ms, delivered >= %g); "
-                    "results in %s", summary["held_users"], self.slo_p99, self.slo_delivered,
-                    self.out)
+        logger.info(
+            "capacity: %s users held the SLO (p99 < %g ms, delivered >= %g); results in %s",
+            summary["held_users"],
+            self.slo_p99,
+            self.slo_delivered,
+            self.out,
+        )
 
 
 def _plot(steps: list[dict[str, Any]], summary: dict[str, Any], path: str) -> None:
@@ -311,9 +359,11 @@ def _plot(steps: list[dict[str, Any]], summary: dict[str, Any], path: str) -> No
     ax1.set_ylabel("receive latency (ms)")
     ax1.legend()
     nodes = summary["server"].get("nodes") or 1
-    ax1.set_title(f"{summary['label'] or ', '.join(summary['scenario'])}: "
-                  f"{summary['held_users']} users held (Flask-SocketIO "
-                  f"{summary['versions']['server'].get('flask_socketio', '?')}, {nodes} node(s))")
+    ax1.set_title(
+        f"{summary['label'] or ', '.join(summary['scenario'])}: "
+        f"{summary['held_users']} users held (Flask-SocketIO "
+        f"{summary['versions']['server'].get('flask_socketio', '?')}, {nodes} node(s))"
+    )
     ax2.plot(users, [s["deliveries_per_s"] for s in steps], "o-", label="deliveries/s")
     ax2.plot(users, [s["sends_per_s"] for s in steps], "o-", label="sends/s")
     ax2.set_ylabel("messages per second")

@@ -32,16 +32,27 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="only 127.0.0.1 is supported")
     p.add_argument("--port", type=int, default=0, help="first port (0: a free port per node)")
     p.add_argument("--nodes", type=int, default=1, help="number of server processes")
-    p.add_argument("--message-queue", default=None,
-                   help="message queue URL (default with --nodes > 1: $REDIS_URL or "
-                   "redis://127.0.0.1:6379/0)")
-    p.add_argument("--channel", default=None,
-                   help="message queue channel (default: unique per run)")
-    p.add_argument("--fault", default=None, choices=["misdeliver", "drop"],
-                   help="break the relay on purpose (to test the load checks)")
+    p.add_argument(
+        "--message-queue",
+        default=None,
+        help="message queue URL (default with --nodes > 1: $REDIS_URL or redis://127.0.0.1:6379/0)",
+    )
+    p.add_argument(
+        "--channel", default=None, help="message queue channel (default: unique per run)"
+    )
+    p.add_argument(
+        "--fault",
+        default=None,
+        choices=["misdeliver", "drop"],
+        help="break the relay on purpose (to test the load checks)",
+    )
     p.add_argument("--ready-file", default=None, help="write the ready JSON here too")
-    p.add_argument("--run-seconds", type=float, default=None,
-                   help="stop after this many seconds (default: run until interrupted)")
+    p.add_argument(
+        "--run-seconds",
+        type=float,
+        default=None,
+        help="stop after this many seconds (default: run until interrupted)",
+    )
     p.add_argument("--node", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost"):
@@ -81,8 +92,9 @@ def serve_node(args: argparse.Namespace) -> None:
     import gevent
     from _app import create_app  # load/ is sys.path[0] when run as a script
 
-    app, socketio = create_app(args.message_queue, args.channel or "flask-socketio-load",
-                               fault=args.fault)
+    app, socketio = create_app(
+        args.message_queue, args.channel or "flask-socketio-load", fault=args.fault
+    )
     try:
         from flask_socketio.serving import make_server  # this project's core
     except ImportError:
@@ -95,14 +107,21 @@ def serve_node(args: argparse.Namespace) -> None:
         from gevent import pywsgi
         from geventwebsocket.handler import WebSocketHandler
 
-        server = pywsgi.WSGIServer(("127.0.0.1", args.port), app,
-                                   handler_class=WebSocketHandler, log=None)
+        server = pywsgi.WSGIServer(
+            ("127.0.0.1", args.port), app, handler_class=WebSocketHandler, log=None
+        )
         server.init_socket()
         port, stop, serve = server.server_port, server.stop, server.serve_forever
         via = "gevent.pywsgi + geventwebsocket (upstream)"
 
-    info = {"port": port, "pid": os.getpid(), "url": f"http://127.0.0.1:{port}", "via": via,
-            "message_queue": args.message_queue, **_version()}
+    info = {
+        "port": port,
+        "pid": os.getpid(),
+        "url": f"http://127.0.0.1:{port}",
+        "via": via,
+        "message_queue": args.message_queue,
+        **_version(),
+    }
     print(json.dumps(info), flush=True)
 
     def _stop(*_a: Any) -> None:
@@ -137,8 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     nodes: list[dict[str, Any]] = []
     try:
         for i in range(args.nodes):
-            cmd = [sys.executable, os.path.abspath(__file__), "--node", "--channel", channel,
-                   "--port", str(args.port + i if args.port else 0)]
+            cmd = [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--node",
+                "--channel",
+                channel,
+                "--port",
+                str(args.port + i if args.port else 0),
+            ]
             if args.message_queue:
                 cmd += ["--message-queue", args.message_queue]
             if args.fault:
@@ -156,8 +182,11 @@ def main(argv: list[str] | None = None) -> int:
             "nodes": len(nodes),
             "message_queue": args.message_queue,
             "channel": channel if args.message_queue else None,
-            **{k: v for k, v in nodes[0].items()
-               if k not in ("port", "pid", "url", "message_queue")},
+            **{
+                k: v
+                for k, v in nodes[0].items()
+                if k not in ("port", "pid", "url", "message_queue")
+            },
         }
         _write_ready(args, info)
         stopping = False

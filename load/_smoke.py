@@ -37,8 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or tempfile.mkdtemp(prefix="load-smoke-")
     os.makedirs(out, exist_ok=True)
     ready = os.path.join(out, "server.json")
-    server_cmd = [sys.executable, os.path.join(HERE, "_server.py"), "--ready-file", ready,
-                  "--run-seconds", "600"]
+    server_cmd = [
+        sys.executable,
+        os.path.join(HERE, "_server.py"),
+        "--ready-file",
+        ready,
+        "--run-seconds",
+        "600",
+    ]
     if args.fault:
         server_cmd += ["--fault", args.fault]
     server_log = open(os.path.join(out, "server.log"), "w", encoding="utf-8")  # noqa: SIM115
@@ -53,19 +59,42 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         files = ",".join(os.path.join(HERE, f) for f in args.scenarios.split(","))
         json_file = os.path.join(out, "locust")
-        cmd = [sys.executable, "-m", "locust", "-f", files, "--headless",
-               "-u", str(args.users), "-r", str(args.spawn_rate), "-t", args.run_time,
-               "--stop-timeout", "5", "--sio-server-file", ready,
-               "--slo-p99-ms", args.slo_p99_ms, "--slo-delivered", "1.0",
-               "--json-file", json_file, "--only-summary", *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            files,
+            "--headless",
+            "-u",
+            str(args.users),
+            "-r",
+            str(args.spawn_rate),
+            "-t",
+            args.run_time,
+            "--stop-timeout",
+            "5",
+            "--sio-server-file",
+            ready,
+            "--slo-p99-ms",
+            args.slo_p99_ms,
+            "--slo-delivered",
+            "1.0",
+            "--json-file",
+            json_file,
+            "--only-summary",
+            *extra,
+        ]
         print("load smoke:", " ".join(cmd), flush=True)
         rc = subprocess.run(cmd, timeout=300).returncode
         rows = _load_rows(json_file + ".json")
-        received = sum(r["num_requests"] - r["num_failures"] for r in rows
-                       if r["method"] == "recv")
+        received = sum(r["num_requests"] - r["num_failures"] for r in rows if r["method"] == "recv")
         failures = sum(r["num_failures"] for r in rows)
-        print(f"load smoke: locust exit code {rc}, {received} messages received, "
-              f"{failures} failures ({out})", flush=True)
+        print(
+            f"load smoke: locust exit code {rc}, {received} messages received, "
+            f"{failures} failures ({out})",
+            flush=True,
+        )
         if rc == 0 and received == 0:
             print("load smoke: nothing was received", file=sys.stderr)
             return 3

@@ -18,10 +18,15 @@ from locust import events, task
 def _options(parser: Any) -> None:
     group = parser.add_argument_group("broadcast.py")
     group.add_argument("--bcast-room", default="broadcast", help="the room everyone joins")
-    group.add_argument("--bcast-senders", type=float, default=0.05,
-                       help="share of users that send (default 0.05)")
-    group.add_argument("--bcast-interval", type=float, default=2.0,
-                       help="seconds between two messages of one sender (default 2)")
+    group.add_argument(
+        "--bcast-senders", type=float, default=0.05, help="share of users that send (default 0.05)"
+    )
+    group.add_argument(
+        "--bcast-interval",
+        type=float,
+        default=2.0,
+        help="seconds between two messages of one sender (default 2)",
+    )
 
 
 class BroadcastUser(SocketIOUser):

@@ -1,6 +1,6 @@
 """Connect churn: users connect, exchange a few events and disconnect, continuously::
 
-    locust -f load/connect_churn.py --headless -u 100 -r 20 -t 60s --host http://127.0.0.1:5000
+locust -f load/connect_churn.py --headless -u 100 -r 20 -t 60s --host http://127.0.0.1:5000
 """
 
 from __future__ import annotations

@@ -20,8 +20,12 @@ from locust import events, task
 def _options(parser: Any) -> None:
     group = parser.add_argument_group("rooms.py")
     group.add_argument("--room-size", type=int, default=10, help="users per room (default 10)")
-    group.add_argument("--rooms-interval", type=float, default=1.0,
-                       help="mean seconds between two tasks of one user (default 1)")
+    group.add_argument(
+        "--rooms-interval",
+        type=float,
+        default=1.0,
+        help="mean seconds between two tasks of one user (default 1)",
+    )
 
 
 class RoomsUser(SocketIOUser):

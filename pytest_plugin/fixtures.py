@@ -22,9 +22,17 @@ if TYPE_CHECKING:  # network clients need requests and websocket-client: importe
     from flask_socketio_testing.client import Client
 
 __all__ = [
-    "socketio", "socketio_app_spec", "socketio_transport", "socketio_live_server",
-    "socketio_client_factory", "socketio_client", "socketio_cluster",
-    "SocketIOClientFactory", "SocketIOCluster", "CLIENTS_KEY", "RESOURCES_KEY",
+    "socketio",
+    "socketio_app_spec",
+    "socketio_transport",
+    "socketio_live_server",
+    "socketio_client_factory",
+    "socketio_client",
+    "socketio_cluster",
+    "SocketIOClientFactory",
+    "SocketIOCluster",
+    "CLIENTS_KEY",
+    "RESOURCES_KEY",
 ]
 
 TRANSPORTS = ("inprocess", "polling", "websocket")
@@ -47,6 +55,7 @@ def _marker_kwargs(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
 
 # -- the app ---------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def socketio(app: Any) -> Any:
     """The ``SocketIO`` instance of the ``app`` fixture (``app.extensions['socketio']``).
@@ -55,8 +64,10 @@ def socketio(app: Any) -> Any:
     """
     ext = getattr(app, "extensions", {}).get("socketio")
     if ext is None:
-        raise LookupError("the app fixture has no SocketIO: app.extensions['socketio'] is "
-                          "missing (call SocketIO(app) or socketio.init_app(app))")
+        raise LookupError(
+            "the app fixture has no SocketIO: app.extensions['socketio'] is "
+            "missing (call SocketIO(app) or socketio.init_app(app))"
+        )
     return ext
 
 
@@ -90,18 +101,23 @@ def socketio_transport(request: pytest.FixtureRequest) -> str:
 
 # -- live server ----------------------------------------------------------------------------
 
+
 def _rootdir(request: pytest.FixtureRequest) -> str:
     return str(request.config.rootpath)
 
 
-def make_live_server(request: pytest.FixtureRequest, app: Any, socketio: Any,
-                     app_spec: str | None) -> LiveServer:
+def make_live_server(
+    request: pytest.FixtureRequest, app: Any, socketio: Any, app_spec: str | None
+) -> LiveServer:
     """Pick the live server for this test from the ``socketio_server`` marker and the app."""
     options = _marker_kwargs(request, "socketio_server")
     mode = options.get("async_mode")
     current = getattr(socketio, "async_mode", None)
-    in_thread = not options.get("subprocess", False) and mode in (None, "threading") and (
-        current == "threading" or app_spec is None)
+    in_thread = (
+        not options.get("subprocess", False)
+        and mode in (None, "threading")
+        and (current == "threading" or app_spec is None)
+    )
     if in_thread:
         return ThreadLiveServer(app, socketio)
     needed = mode or current
@@ -111,14 +127,17 @@ def make_live_server(request: pytest.FixtureRequest, app: Any, socketio: Any,
         raise LiveServerError(
             f"a {mode or current} live server runs in a subprocess, which needs the app as an "
             "import string: set the ini option socketio_app = package.module:app (or "
-            ":create_app()) or use @pytest.mark.socketio_server(app='package.module:app')")
-    return ProcessLiveServer(app_spec, mode or current or "threading", cwd=_rootdir(request),
-                             name=request.node.name[:40])
+            ":create_app()) or use @pytest.mark.socketio_server(app='package.module:app')"
+        )
+    return ProcessLiveServer(
+        app_spec, mode or current or "threading", cwd=_rootdir(request), name=request.node.name[:40]
+    )
 
 
 @pytest.fixture
-def socketio_live_server(request: pytest.FixtureRequest, app: Any, socketio: Any,
-                         socketio_app_spec: str | None) -> Iterator[LiveServer]:
+def socketio_live_server(
+    request: pytest.FixtureRequest, app: Any, socketio: Any, socketio_app_spec: str | None
+) -> Iterator[LiveServer]:
     """The app served for real on 127.0.0.1, ready when the test starts.
 
     Attributes ``url``, ``port``, ``async_mode``, ``startup_time``; methods ``stop()``,
@@ -135,7 +154,8 @@ def socketio_live_server(request: pytest.FixtureRequest, app: Any, socketio: Any
     finally:
         if isinstance(server, ProcessLiveServer):
             request.node.stash.setdefault(SERVER_LOGS_KEY, []).append(
-                (server.name, server.log_tail()))
+                (server.name, server.log_tail())
+            )
             server.close()
         else:
             server.stop()
@@ -146,6 +166,7 @@ SERVER_LOGS_KEY = pytest.StashKey[list]()
 
 
 # -- clients ---------------------------------------------------------------------------------
+
 
 def _cookie_header(flask_test_client: Any) -> str | None:
     """The Flask test client's cookies as a Cookie header (for network clients)."""
@@ -167,8 +188,9 @@ class SocketIOClientFactory:
     ``url=`` connects a network client elsewhere (a ``FaultProxy``, another node).
     """
 
-    def __init__(self, request: pytest.FixtureRequest, app: Any, socketio: Any,
-                 transport: str) -> None:
+    def __init__(
+        self, request: pytest.FixtureRequest, app: Any, socketio: Any, transport: str
+    ) -> None:
         self.request = request
         self.app = app
         self.socketio = socketio
@@ -180,16 +202,28 @@ class SocketIOClientFactory:
         """The test's ``socketio_live_server`` (started on first use)."""
         return self.request.getfixturevalue("socketio_live_server")
 
-    def __call__(self, namespace: str | None = None, auth: Any = None,
-                 headers: dict | None = None, query_string: str | None = None,
-                 flask_test_client: Any = None, *, transport: str | None = None,
-                 url: str | None = None) -> Any:
+    def __call__(
+        self,
+        namespace: str | None = None,
+        auth: Any = None,
+        headers: dict | None = None,
+        query_string: str | None = None,
+        flask_test_client: Any = None,
+        *,
+        transport: str | None = None,
+        url: str | None = None,
+    ) -> Any:
         transport = transport or self.transport
         name = f"client-{len(self.clients) + 1}-{transport}"
         if transport == "inprocess":
             raw = self.socketio.test_client(
-                self.app, namespace=namespace, query_string=query_string, headers=headers,
-                auth=auth, flask_test_client=flask_test_client)
+                self.app,
+                namespace=namespace,
+                query_string=query_string,
+                headers=headers,
+                auth=auth,
+                flask_test_client=flask_test_client,
+            )
             client: Any = RecordingClient(raw, name)
             if raw.is_connected(namespace):
                 client._log("connect", namespace, raw.get_sid(namespace))
@@ -203,9 +237,15 @@ class SocketIOClientFactory:
                 cookie = _cookie_header(flask_test_client)
                 if cookie:
                     all_headers.setdefault("Cookie", cookie)
-            client = Client(url or self.live_server.url, transport=transport,
-                            namespace=namespace or "/", auth=auth, headers=all_headers,
-                            query_string=query_string, name=name)
+            client = Client(
+                url or self.live_server.url,
+                transport=transport,
+                namespace=namespace or "/",
+                auth=auth,
+                headers=all_headers,
+                query_string=query_string,
+                name=name,
+            )
         else:
             raise ValueError(f"unknown transport {transport!r}; use one of {TRANSPORTS}")
         self.clients.append(client)
@@ -226,8 +266,9 @@ class SocketIOClientFactory:
 
 
 @pytest.fixture
-def socketio_client_factory(request: pytest.FixtureRequest, app: Any, socketio: Any,
-                            socketio_transport: str) -> Iterator[SocketIOClientFactory]:
+def socketio_client_factory(
+    request: pytest.FixtureRequest, app: Any, socketio: Any, socketio_transport: str
+) -> Iterator[SocketIOClientFactory]:
     """A callable ``(namespace=None, auth=None, headers=None, query_string=None,
     flask_test_client=None) -> client`` making connected clients of the test's transport.
 
@@ -243,8 +284,9 @@ def socketio_client_factory(request: pytest.FixtureRequest, app: Any, socketio: 
 
 
 @pytest.fixture
-def socketio_client(request: pytest.FixtureRequest,
-                    socketio_client_factory: SocketIOClientFactory) -> Any:
+def socketio_client(
+    request: pytest.FixtureRequest, socketio_client_factory: SocketIOClientFactory
+) -> Any:
     """A client connected to the default namespace (or the marker's), closed after the test.
 
     Configure it with ``@pytest.mark.socketio_client(namespace=..., auth=..., headers=...,
@@ -255,6 +297,7 @@ def socketio_client(request: pytest.FixtureRequest,
 
 # -- cluster ---------------------------------------------------------------------------------
 
+
 class SocketIOCluster:
     """Several live server processes of one app sharing a message queue and a channel.
 
@@ -262,15 +305,28 @@ class SocketIOCluster:
     ``client(node=0, transport='websocket', **connect_kwargs)``.
     """
 
-    def __init__(self, request: pytest.FixtureRequest, app_spec: str, nodes: int,
-                 message_queue: str, channel: str, async_mode: str) -> None:
+    def __init__(
+        self,
+        request: pytest.FixtureRequest,
+        app_spec: str,
+        nodes: int,
+        message_queue: str,
+        channel: str,
+        async_mode: str,
+    ) -> None:
         self.request = request
         self.message_queue = message_queue
         self.channel = channel
         self.async_mode = async_mode
         self.nodes: list[ProcessLiveServer] = [
-            ProcessLiveServer(app_spec, async_mode, message_queue=message_queue,
-                              channel=channel, cwd=_rootdir(request), name=f"node{i}")
+            ProcessLiveServer(
+                app_spec,
+                async_mode,
+                message_queue=message_queue,
+                channel=channel,
+                cwd=_rootdir(request),
+                name=f"node{i}",
+            )
             for i in range(nodes)
         ]
         self.clients: list[Client] = []
@@ -324,8 +380,9 @@ class SocketIOCluster:
 
 
 @pytest.fixture
-def socketio_cluster(request: pytest.FixtureRequest, socketio_app_spec: str | None,
-                     socketio_channel: str) -> Iterator[SocketIOCluster]:
+def socketio_cluster(
+    request: pytest.FixtureRequest, socketio_app_spec: str | None, socketio_channel: str
+) -> Iterator[SocketIOCluster]:
     """Several live server processes of the app sharing a real message queue.
 
     ``@pytest.mark.socketio_cluster(nodes=2, message_queue='redis'|'amqp')`` (defaults: 2,
@@ -342,14 +399,16 @@ def socketio_cluster(request: pytest.FixtureRequest, socketio_app_spec: str | No
     elif isinstance(queue, str) and "://" in queue:
         url = queue
     else:
-        raise ValueError(f"socketio_cluster(message_queue={queue!r}): use 'redis', 'amqp' "
-                         "or a URL")
+        raise ValueError(f"socketio_cluster(message_queue={queue!r}): use 'redis', 'amqp' or a URL")
     if not socketio_app_spec:
-        raise LiveServerError("socketio_cluster needs the app as an import string: ini option "
-                              "socketio_app or @pytest.mark.socketio_server(app=...)")
+        raise LiveServerError(
+            "socketio_cluster needs the app as an import string: ini option "
+            "socketio_app or @pytest.mark.socketio_server(app=...)"
+        )
     mode = _marker_kwargs(request, "socketio_server").get("async_mode", "threading")
-    cluster = SocketIOCluster(request, socketio_app_spec, int(options.get("nodes", 2)), url,
-                              socketio_channel, mode)
+    cluster = SocketIOCluster(
+        request, socketio_app_spec, int(options.get("nodes", 2)), url, socketio_channel, mode
+    )
     _register(request, RESOURCES_KEY, cluster)
     t0 = time.perf_counter()
     try:
@@ -358,6 +417,5 @@ def socketio_cluster(request: pytest.FixtureRequest, socketio_app_spec: str | No
         yield cluster
     finally:
         for node in cluster.nodes:
-            request.node.stash.setdefault(SERVER_LOGS_KEY, []).append(
-                (node.name, node.log_tail()))
+            request.node.stash.setdefault(SERVER_LOGS_KEY, []).append((node.name, node.log_tail()))
         cluster.close()

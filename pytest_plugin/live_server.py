@@ -20,8 +20,13 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["LiveServer", "ThreadLiveServer", "ProcessLiveServer", "LiveServerError",
-           "make_server_handle"]
+__all__ = [
+    "LiveServer",
+    "ThreadLiveServer",
+    "ProcessLiveServer",
+    "LiveServerError",
+    "make_server_handle",
+]
 
 HOST = "127.0.0.1"
 
@@ -31,6 +36,7 @@ class LiveServerError(RuntimeError):
 
 
 # -- server handles --------------------------------------------------------------------------
+
 
 def make_server_handle(app: Any, socketio: Any, host: str = HOST, port: int = 0) -> Any:
     """Bind a server for ``app`` on ``host:port`` and return a handle (``port``,
@@ -60,8 +66,9 @@ class _GeventHandle:
         from gevent import pywsgi
         from geventwebsocket.handler import WebSocketHandler
 
-        self._server = pywsgi.WSGIServer((host, port), app, handler_class=WebSocketHandler,
-                                         log=None)
+        self._server = pywsgi.WSGIServer(
+            (host, port), app, handler_class=WebSocketHandler, log=None
+        )
         self._server.init_socket()
         self.port: int = self._server.socket.getsockname()[1]
 
@@ -117,6 +124,7 @@ class _WerkzeugHandle:
 
 
 # -- live servers ----------------------------------------------------------------------------
+
 
 class LiveServer:
     """Common interface: ``url``, ``port``, ``async_mode``, ``start()``, ``stop()``,
@@ -182,7 +190,8 @@ class ThreadLiveServer(LiveServer):
 
     def __init__(self, app: Any, socketio: Any) -> None:
         mode = getattr(socketio, "async_mode", None) or getattr(
-            getattr(socketio, "server", None), "async_mode", "threading")
+            getattr(socketio, "server", None), "async_mode", "threading"
+        )
         if mode != "threading":
             raise LiveServerError(
                 f"the app's SocketIO uses async_mode={mode!r}; an in-thread live server needs "
@@ -208,10 +217,12 @@ class ThreadLiveServer(LiveServer):
             return
         t0 = time.perf_counter()
         self._handle = _bind_retry(
-            lambda p: make_server_handle(self.app, self.socketio, self.host, p), self.port or 0)
+            lambda p: make_server_handle(self.app, self.socketio, self.host, p), self.port or 0
+        )
         self.port = self._handle.port
-        self._thread = threading.Thread(target=self._handle.serve_forever,
-                                        name=f"socketio-live-server-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._handle.serve_forever, name=f"socketio-live-server-{self.port}", daemon=True
+        )
         self._thread.start()
         self.startup_time = time.perf_counter() - t0
 
@@ -272,7 +283,8 @@ class ProcessLiveServer(LiveServer):
         self.proc: subprocess.Popen | None = None
         self.startup_time: float | None = None
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open for the server's life
-            prefix=f"socketio-{name}-", suffix=".log", delete=False)
+            prefix=f"socketio-{name}-", suffix=".log", delete=False
+        )
         self.log_path = self._log.name
         self._all_pids: list[int] = []
 
@@ -281,8 +293,19 @@ class ProcessLiveServer(LiveServer):
         return self.proc is not None and self.proc.poll() is None
 
     def _command(self, port: int) -> list[str]:
-        cmd = [sys.executable, "-m", "pytest_flask_socketio._serve", "--app", self.app_spec,
-               "--async-mode", self.async_mode, "--host", self.host, "--port", str(port)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest_flask_socketio._serve",
+            "--app",
+            self.app_spec,
+            "--async-mode",
+            self.async_mode,
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+        ]
         if self.message_queue:
             cmd += ["--message-queue", self.message_queue]
         if self.channel:
@@ -300,19 +323,23 @@ class ProcessLiveServer(LiveServer):
                 return
             except _PortBusy:
                 if time.monotonic() >= deadline:
-                    raise LiveServerError(f"port {self.port} stayed busy; cannot restart") \
-                        from None
+                    raise LiveServerError(f"port {self.port} stayed busy; cannot restart") from None
                 time.sleep(0.05)
 
     def _start_once(self, deadline: float) -> None:
         t0 = time.perf_counter()
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
         cwd = self.cwd or os.getcwd()
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (cwd, env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            self._command(self.port or 0), stdout=subprocess.PIPE, stderr=self._log,
-            stdin=subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True)
+            self._command(self.port or 0),
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
         self._all_pids.append(self.proc.pid)
         line = _read_line(self.proc, deadline)
         if line.startswith("PORT "):
@@ -324,7 +351,8 @@ class ProcessLiveServer(LiveServer):
             raise _PortBusy()
         raise LiveServerError(
             f"the {self.async_mode} live server for {self.app_spec!r} did not start "
-            f"({line or 'no output'}); its log:\n{self.log_tail()}")
+            f"({line or 'no output'}); its log:\n{self.log_tail()}"
+        )
 
     def stop(self) -> None:
         """Terminate the subprocess (SIGTERM, then SIGKILL after 5 s)."""

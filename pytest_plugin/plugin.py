@@ -43,22 +43,34 @@ LEAK_GRACE = 3.0
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("flask-socketio", "Flask-SocketIO testing")
     group.addoption(
-        "--socketio-transport", dest="socketio_transport", default=None,
+        "--socketio-transport",
+        dest="socketio_transport",
+        default=None,
         help="transports for socketio_client/socketio_client_factory: inprocess, polling, "
-             "websocket or all; a comma list runs each client test once per transport "
-             "(default: ini socketio_transport, else inprocess)")
+        "websocket or all; a comma list runs each client test once per transport "
+        "(default: ini socketio_transport, else inprocess)",
+    )
     group.addoption(
-        "--socketio-require-services", dest="socketio_require_services", action="store_true",
+        "--socketio-require-services",
+        dest="socketio_require_services",
+        action="store_true",
         default=False,
         help="fail (instead of skip) tests whose Redis/RabbitMQ cannot be found; also "
-             "SOCKETIO_REQUIRE_SERVICES=1")
+        "SOCKETIO_REQUIRE_SERVICES=1",
+    )
     parser.addini("socketio_transport", "default for --socketio-transport", default="inprocess")
-    parser.addini("socketio_app", "import string of the app for subprocess live servers, "
-                                  "e.g. mypackage.app:app or mypackage:create_app()",
-                  default="")
-    parser.addini("socketio_leak_check", "fail tests whose socketio fixtures leak clients, "
-                                         "servers, subprocesses or threads", type="bool",
-                  default=True)
+    parser.addini(
+        "socketio_app",
+        "import string of the app for subprocess live servers, "
+        "e.g. mypackage.app:app or mypackage:create_app()",
+        default="",
+    )
+    parser.addini(
+        "socketio_leak_check",
+        "fail tests whose socketio fixtures leak clients, servers, subprocesses or threads",
+        type="bool",
+        default=True,
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -87,7 +99,8 @@ def selected_transports(config: pytest.Config) -> list[str]:
             if name not in TRANSPORTS:
                 raise pytest.UsageError(
                     f"--socketio-transport: unknown transport {name!r}; use "
-                    f"{', '.join(TRANSPORTS)} or all")
+                    f"{', '.join(TRANSPORTS)} or all"
+                )
             if name not in names:
                 names.append(name)
     return names or ["inprocess"]
@@ -107,14 +120,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return  # one transport, no id change; the fixture reads the option
     if not allowed:
         only = ", ".join(marker.args) if marker else ""
-        params = [pytest.param(selected[0], id=selected[0], marks=pytest.mark.skip(
-            reason=f"this test runs only over {only}"))]
+        params = [
+            pytest.param(
+                selected[0],
+                id=selected[0],
+                marks=pytest.mark.skip(reason=f"this test runs only over {only}"),
+            )
+        ]
     else:
         params = [pytest.param(t, id=t) for t in allowed]
     metafunc.parametrize("socketio_transport", params, indirect=True)
 
 
 # -- failure transcripts -------------------------------------------------------------------
+
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator:
@@ -135,6 +154,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
 
 # -- leak detection --------------------------------------------------------------------------
 
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator:
     item.stash[THREADS_KEY] = {t.ident for t in threading.enumerate()}
@@ -142,8 +162,15 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator:
 
 
 SOCKETIO_FIXTURES = frozenset(
-    ("socketio_client", "socketio_client_factory", "socketio_live_server", "socketio_cluster",
-     "socketio_swarm_factory", "socketio_fault_proxy"))
+    (
+        "socketio_client",
+        "socketio_client_factory",
+        "socketio_live_server",
+        "socketio_cluster",
+        "socketio_swarm_factory",
+        "socketio_fault_proxy",
+    )
+)
 
 
 def _find_leaks(item: pytest.Item) -> list[str]:
@@ -155,10 +182,15 @@ def _find_leaks(item: pytest.Item) -> list[str]:
     deadline = time.monotonic() + LEAK_GRACE
     while True:
         leaks = [leak for res in resources for leak in res.leaks()]
-        leaks += [f"non-daemon thread {t.name!r} started during the test"
-                  for t in threading.enumerate()
-                  if uses_fixtures and t.ident not in before and not t.daemon and t.is_alive()
-                  and t is not threading.main_thread()]
+        leaks += [
+            f"non-daemon thread {t.name!r} started during the test"
+            for t in threading.enumerate()
+            if uses_fixtures
+            and t.ident not in before
+            and not t.daemon
+            and t.is_alive()
+            and t is not threading.main_thread()
+        ]
         if not leaks or time.monotonic() >= deadline:
             return leaks
         time.sleep(0.05)
@@ -180,6 +212,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         raise error
     if leaks:
         listed = "\n  ".join(leaks)
-        pytest.fail(f"socketio fixtures leaked after teardown ({len(leaks)}):\n  {listed}",
-                    pytrace=False)
+        pytest.fail(
+            f"socketio fixtures leaked after teardown ({len(leaks)}):\n  {listed}", pytrace=False
+        )
     return result

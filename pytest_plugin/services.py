@@ -18,8 +18,14 @@ from urllib.parse import urlparse
 
 import pytest
 
-__all__ = ["redis_url", "amqp_url", "socketio_channel", "services_required", "ping_redis",
-           "ping_amqp"]
+__all__ = [
+    "redis_url",
+    "amqp_url",
+    "socketio_channel",
+    "services_required",
+    "ping_redis",
+    "ping_amqp",
+]
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672//"
@@ -33,8 +39,11 @@ def services_required(config: pytest.Config) -> bool:
 
 def _unavailable(config: pytest.Config, reason: str) -> None:
     if services_required(config):
-        pytest.fail(f"{reason} (services are required: --socketio-require-services or "
-                    "SOCKETIO_REQUIRE_SERVICES=1)", pytrace=False)
+        pytest.fail(
+            f"{reason} (services are required: --socketio-require-services or "
+            "SOCKETIO_REQUIRE_SERVICES=1)",
+            pytrace=False,
+        )
     pytest.skip(reason)
 
 
@@ -58,8 +67,9 @@ def ping_amqp(url: str) -> bool:
     """True when an AMQP 0-9-1 broker answers the protocol header at ``url``."""
     parsed = urlparse(url)
     try:
-        reply = _exchange(parsed.hostname or "127.0.0.1", parsed.port or 5672,
-                          b"AMQP\x00\x00\x09\x01")
+        reply = _exchange(
+            parsed.hostname or "127.0.0.1", parsed.port or 5672, b"AMQP\x00\x00\x09\x01"
+        )
     except OSError:
         return False
     return reply[:1] == b"\x01"  # a method frame: Connection.Start
@@ -81,9 +91,23 @@ def _start_redis_server() -> tuple[subprocess.Popen, str] | None:
         port = _free_port()
         workdir = tempfile.mkdtemp(prefix="socketio-redis-")
         proc = subprocess.Popen(
-            [exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-             "--dir", workdir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            [
+                exe,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
         url = f"redis://127.0.0.1:{port}/0"
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and proc.poll() is None:

@@ -67,16 +67,18 @@ class RecordingClient:
         self._log("disconnect", namespace, "client disconnect")
         return self._client.disconnect(namespace)
 
-    def emit(self, event: str, *args: Any, callback: bool = False,
-             namespace: str | None = None) -> Any:
+    def emit(
+        self, event: str, *args: Any, callback: bool = False, namespace: str | None = None
+    ) -> Any:
         self._log("emit", namespace, {"name": event, "args": list(args)})
         result = self._client.emit(event, *args, callback=callback, namespace=namespace)
         if callback:
             self._log("ack", namespace, {"name": event, "args": result})
         return result
 
-    def send(self, data: Any, json: bool = False, callback: bool = False,
-             namespace: str | None = None) -> Any:
+    def send(
+        self, data: Any, json: bool = False, callback: bool = False, namespace: str | None = None
+    ) -> Any:
         event = "json" if json else "message"
         self._log("emit", namespace, {"name": event, "args": [data]})
         result = self._client.send(data, json=json, callback=callback, namespace=namespace)
@@ -84,8 +86,9 @@ class RecordingClient:
             self._log("ack", namespace, {"name": event, "args": result})
         return result
 
-    def call(self, event: str, *args: Any, namespace: str | None = None,
-             timeout: float = 1.0) -> Any:
+    def call(
+        self, event: str, *args: Any, namespace: str | None = None, timeout: float = 1.0
+    ) -> Any:
         self._log("emit", namespace, {"name": event, "args": list(args)})
         try:
             result = self._client.call(event, *args, namespace=namespace, timeout=timeout)
@@ -97,8 +100,9 @@ class RecordingClient:
 
     def _received(self, events: list[dict]) -> list[dict]:
         for e in events:
-            self._log("received", e.get("namespace"), {"name": e.get("name"),
-                                                        "args": e.get("args")})
+            self._log(
+                "received", e.get("namespace"), {"name": e.get("name"), "args": e.get("args")}
+            )
         return events
 
     def get_received(self, namespace: str | None = None) -> list[dict]:
@@ -133,8 +137,13 @@ def _pending(client: Any) -> list[dict]:
     for attr in ("_queues", "queues", "queue", "_queue"):
         q = getattr(inner, attr, None)
         if isinstance(q, dict):
-            return [e for v in q.values() if isinstance(v, list | tuple) for e in v
-                    if isinstance(e, dict)]
+            return [
+                e
+                for v in q.values()
+                if isinstance(v, list | tuple)
+                for e in v
+                if isinstance(e, dict)
+            ]
         if isinstance(q, list):
             return [e for e in q if isinstance(e, dict)]
     return []

@@ -259,8 +259,9 @@ class Client:
             self._stop_reconnecting()
             if namespace in self._connect_errors:
                 return  # refused by the server: keep the payload for get_connect_error()
-            raise ConnectionError(f"could not connect to {self.url} over {self.transport}: "
-                                  f"{exc}") from exc
+            raise ConnectionError(
+                f"could not connect to {self.url} over {self.transport}: {exc}"
+            ) from exc
         self._sio.reconnection = self.reconnection
 
     def _stop_reconnecting(self, timeout: float = 5.0) -> None:
@@ -283,15 +284,15 @@ class Client:
         if namespace not in sio.connection_namespaces:
             sio.connection_namespaces = [*sio.connection_namespaces, namespace]
         real_auth = auth() if callable(auth) else (auth or {})
-        sio._send_packet(sio.packet_class(sio_packet.CONNECT, data=real_auth,
-                                          namespace=namespace))
+        sio._send_packet(sio.packet_class(sio_packet.CONNECT, data=real_auth, namespace=namespace))
         ok = self._wait_for(
             lambda: namespace in self._connected_ns or namespace in self._connect_errors,
             self.connect_timeout,
         )
         if not ok:
-            raise ConnectionError(f"namespace {namespace} did not answer the connect in "
-                                  f"{self.connect_timeout} s")
+            raise ConnectionError(
+                f"namespace {namespace} did not answer the connect in {self.connect_timeout} s"
+            )
         if namespace in self._connect_errors:
             sio.connection_namespaces = [n for n in sio.connection_namespaces if n != namespace]
 
@@ -439,8 +440,9 @@ class Client:
 
     # -- sending -----------------------------------------------------------------------------
 
-    def emit(self, event: str, *args: Any, callback: bool = False,
-             namespace: str | None = None) -> Any:
+    def emit(
+        self, event: str, *args: Any, callback: bool = False, namespace: str | None = None
+    ) -> Any:
         """Emit ``event`` with ``args``; with ``callback=True`` wait for and return the ack."""
         namespace = namespace or self.namespace
         self._log("emit", namespace, {"name": event, "args": list(args)})
@@ -465,14 +467,17 @@ class Client:
         self._log("ack", namespace, {"name": event, "args": value})
         return value
 
-    def send(self, data: Any, json: bool = False, callback: bool = False,
-             namespace: str | None = None) -> Any:
+    def send(
+        self, data: Any, json: bool = False, callback: bool = False, namespace: str | None = None
+    ) -> Any:
         """Send a ``message`` (or ``json`` with ``json=True``) event."""
-        return self.emit("json" if json else "message", data, callback=callback,
-                         namespace=namespace)
+        return self.emit(
+            "json" if json else "message", data, callback=callback, namespace=namespace
+        )
 
-    def call(self, event: str, *args: Any, namespace: str | None = None,
-             timeout: float = 1.0) -> Any:
+    def call(
+        self, event: str, *args: Any, namespace: str | None = None, timeout: float = 1.0
+    ) -> Any:
         """Emit and return the ack; raise ``TimeoutError`` when none arrives in ``timeout``."""
         namespace = namespace or self.namespace
         self._log("emit", namespace, {"name": event, "args": list(args)})
@@ -480,8 +485,9 @@ class Client:
 
     # -- receiving ---------------------------------------------------------------------------
 
-    def on(self, event: str, handler: Callable[..., Any] | None = None,
-           namespace: str | None = None) -> Any:
+    def on(
+        self, event: str, handler: Callable[..., Any] | None = None, namespace: str | None = None
+    ) -> Any:
         """Register a client-side handler (also usable as a decorator).
 
         Its return value is the ack when the server asked for one. The event is still queued

@@ -256,8 +256,11 @@ class DeliveryBook:
         if known is not None:
             self.ledgers[known[0]].record_arrival(uid, {STAMP_KEY: stamp}, now)
             return "tracked"
-        if room is not None and not self.is_member(uid, room) \
-                and not self._in_transit(uid, room, float(stamp["sent"])):
+        if (
+            room is not None
+            and not self.is_member(uid, room)
+            and not self._in_transit(uid, room, float(stamp["sent"]))
+        ):
             self.counts["misdelivered"] += 1
             return "misdelivered"
         return "foreign"
@@ -304,8 +307,9 @@ class DeliveryBook:
                 self.counts["tolerated"] += 1
                 continue
             self.counts["misdelivered"] += 1
-            self._fire_failure(event, Misdelivered(f"received a message for room {room!r} "
-                                                   "it is not in"))
+            self._fire_failure(
+                event, Misdelivered(f"received a message for room {room!r} it is not in")
+            )
         for _uid, mid, times in report.duplicated:
             self.counts["duplicates"] += times - 1
             self._fire_failure(info[mid][1], DuplicateDelivery("received the same message twice"))
@@ -432,8 +436,7 @@ class SocketIOUser(User):
         ]
         # websocket-client checks UTF-8 of every text frame in pure Python (half the load
         # generator's CPU); the frame is decoded as UTF-8 anyway, which still rejects bad data
-        client = _Client(reconnection=False,
-                         websocket_extra_options={"skip_utf8_validation": True})
+        client = _Client(reconnection=False, websocket_extra_options={"skip_utf8_validation": True})
         client.on("*", self._on_any, namespace=self.namespace)
         client.on("disconnect", self._on_disconnect, namespace=self.namespace)
         self._closing = False
@@ -506,8 +509,9 @@ class SocketIOUser(User):
             exc = e
         self._fire("emit", name or event, start, exc)
 
-    def call(self, event: str, *args: Any, name: str | None = None,
-             timeout: float | None = None) -> Any:
+    def call(
+        self, event: str, *args: Any, name: str | None = None, timeout: float | None = None
+    ) -> Any:
         """Emit an event and wait for its ack (reported once as ``call <name or event>``).
 
         Returns the ack's data, or ``None`` when the call failed (the failure is reported).
@@ -541,8 +545,9 @@ class SocketIOUser(User):
         self.book.left(self.user_id, room)
         return ok
 
-    def send_to_room(self, event: str, room: str, payload: dict[str, Any] | None = None, *,
-                     ack: bool = True) -> int:
+    def send_to_room(
+        self, event: str, room: str, payload: dict[str, Any] | None = None, *, ack: bool = True
+    ) -> int:
         """Send a stamped message that the server relays to ``room`` (as ``event``).
 
         The payload gets ``room`` and a delivery stamp; the members of ``room`` in this process
@@ -575,7 +580,8 @@ class SocketIOUser(User):
                 response_time=None if misdelivered else max(0.0, (now - stamp["sent"]) * 1000),
                 response_length=0,
                 exception=Misdelivered(f"received a message for room {room!r} it is not in")
-                if misdelivered else None,
+                if misdelivered
+                else None,
                 context={},
             )
         try:
@@ -678,8 +684,9 @@ def evaluate_slo(
         p50 = float(calculate_response_time_percentile(response_times, total, 0.5))
         p99 = float(calculate_response_time_percentile(response_times, total, 0.99))
     ratio = received / (received + lost) if (received + lost) else None
-    return SLOResult(received, lost, misdelivered, duplicates, p50, p99, ratio,
-                     slo_p99_ms, slo_delivered)
+    return SLOResult(
+        received, lost, misdelivered, duplicates, p50, p99, ratio, slo_p99_ms, slo_delivered
+    )
 
 
 def stats_snapshot(stats: RequestStats) -> dict[str, Any]:
@@ -692,7 +699,8 @@ def stats_snapshot(stats: RequestStats) -> dict[str, Any]:
         ok += entry.num_requests - entry.num_failures
     recv_names = {n for (n, m) in stats.entries if m == RECV}
     sends = sum(  # messages sent: emits/calls of the events that are also received
-        e.num_requests for (n, m), e in stats.entries.items()
+        e.num_requests
+        for (n, m), e in stats.entries.items()
         if m in ("emit", "call") and n in recv_names
     )
     other_failures = sum(e.num_failures for (_n, m), e in stats.entries.items() if m != RECV)
@@ -722,7 +730,11 @@ def run_check(environment: Environment) -> SLOResult:
     """The SLO and delivery check over the whole run, from Locust's (aggregated) statistics."""
     snap = stats_snapshot(environment.stats)
     return evaluate_slo(
-        snap["hist"], snap["received"], snap["lost"], snap["misdelivered"], snap["duplicates"],
+        snap["hist"],
+        snap["received"],
+        snap["lost"],
+        snap["misdelivered"],
+        snap["duplicates"],
         float(option(environment, "slo_p99_ms", 250.0)),
         float(option(environment, "slo_delivered", 0.999)),
     )
@@ -746,7 +758,9 @@ def _on_quitting(environment: Environment, **_kw: Any) -> None:
     if result.ok:
         logger.info(
             "Socket.IO check passed: %d delivered, p99 %s ms, delivered ratio %s",
-            result.received, result.p99_ms, result.delivered_ratio,
+            result.received,
+            result.p99_ms,
+            result.delivered_ratio,
         )
     else:
         logger.error("Socket.IO check FAILED: %s", "; ".join(result.problems))

@@ -150,10 +150,22 @@ def test_stats_snapshots_diff(env: Environment, fired: list) -> None:
     env.create_local_runner()  # its listener logs request events into env.stats
     book = DeliveryBook(env, grace=1)
     a = stats_snapshot(env.stats)
-    env.events.request.fire(request_type="recv", name="chat", response_time=12.0,
-                            response_length=0, exception=None, context={})
-    env.events.request.fire(request_type="call", name="chat", response_time=3.0,
-                            response_length=0, exception=None, context={})
+    env.events.request.fire(
+        request_type="recv",
+        name="chat",
+        response_time=12.0,
+        response_length=0,
+        exception=None,
+        context={},
+    )
+    env.events.request.fire(
+        request_type="call",
+        name="chat",
+        response_time=3.0,
+        response_length=0,
+        exception=None,
+        context={},
+    )
     book.joined("a", "r")
     _send(book, "r", 1)
     _close_all(book)

@@ -46,12 +46,12 @@ NAMESPACES = [None, "/", "/chat", "/a-b", "/ünï"]
 IDS = [None, 0, 7, 123456789]
 
 
-
 def _stable_id(value: object) -> str:
     """A test id without memory addresses, so every xdist worker collects the same ids."""
     import re
 
     return re.sub(r" at 0x[0-9a-f]+", "", repr(value))
+
 
 def _outcome(action) -> tuple:
     try:

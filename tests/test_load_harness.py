@@ -25,8 +25,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # find_spec, not importorskip: importing Locust would monkey-patch this pytest process
 if not all(importlib.util.find_spec(m) for m in ("locust", "geventwebsocket", "psutil")):
-    pytest.skip("needs the locust extra (locust, gevent-websocket, psutil)",
-                allow_module_level=True)
+    pytest.skip(
+        "needs the locust extra (locust, gevent-websocket, psutil)", allow_module_level=True
+    )
 
 
 def _tail(proc: subprocess.CompletedProcess[str], n: int = 3000) -> str:
@@ -40,8 +41,9 @@ def test_units_in_a_gevent_child_process() -> None:
         "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-p', 'no:randomly', "
         f"{str(ROOT / 'tests' / 'load_units.py')!r}]))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, _tail(proc)
 
 
@@ -60,9 +62,21 @@ def two_nodes(tmp_path: Path) -> Iterator[dict]:
         pytest.skip(f"Redis not reachable at {REDIS_URL}")
     ready = tmp_path / "server.json"
     proc = subprocess.Popen(
-        [sys.executable, str(LOAD / "_server.py"), "--nodes", "2", "--message-queue", REDIS_URL,
-         "--ready-file", str(ready), "--run-seconds", "120"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(LOAD / "_server.py"),
+            "--nodes",
+            "2",
+            "--message-queue",
+            REDIS_URL,
+            "--ready-file",
+            str(ready),
+            "--run-seconds",
+            "120",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         for _ in range(300):
@@ -107,8 +121,16 @@ def test_capacity_run_writes_summary_csv_and_plot(tmp_path: Path) -> None:
     ready = tmp_path / "server.json"
     out = tmp_path / "capacity"
     server = subprocess.Popen(
-        [sys.executable, str(LOAD / "_server.py"), "--ready-file", str(ready),
-         "--run-seconds", "150"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            str(LOAD / "_server.py"),
+            "--ready-file",
+            str(ready),
+            "--run-seconds",
+            "150",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(300):
@@ -116,13 +138,40 @@ def test_capacity_run_writes_summary_csv_and_plot(tmp_path: Path) -> None:
                 break
             time.sleep(0.1)
         proc = subprocess.run(
-            [sys.executable, "-m", "locust", "-f",
-             f"{LOAD / 'broadcast.py'},{LOAD / '_capacity.py'}", "--headless",
-             "--sio-server-file", str(ready), "--step-users", "10", "--step-seconds", "3",
-             "--step-settle", "1", "--step-spawn-rate", "20", "--step-max-users", "20",
-             "--delivery-grace", "2", "--slo-p99-ms", "10000", "--bcast-senders", "0.2",
-             "--bcast-interval", "0.5", "--capacity-out", str(out)],
-            cwd=ROOT, capture_output=True, text=True, timeout=150,
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                f"{LOAD / 'broadcast.py'},{LOAD / '_capacity.py'}",
+                "--headless",
+                "--sio-server-file",
+                str(ready),
+                "--step-users",
+                "10",
+                "--step-seconds",
+                "3",
+                "--step-settle",
+                "1",
+                "--step-spawn-rate",
+                "20",
+                "--step-max-users",
+                "20",
+                "--delivery-grace",
+                "2",
+                "--slo-p99-ms",
+                "10000",
+                "--bcast-senders",
+                "0.2",
+                "--bcast-interval",
+                "0.5",
+                "--capacity-out",
+                str(out),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=150,
         )
     finally:
         server.terminate()

@@ -20,14 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # find_spec, not importorskip: importing Locust would monkey-patch this pytest process
 if not all(importlib.util.find_spec(m) for m in ("locust", "geventwebsocket", "psutil")):
-    pytest.skip("needs the locust extra (locust, gevent-websocket, psutil)",
-                allow_module_level=True)
+    pytest.skip(
+        "needs the locust extra (locust, gevent-websocket, psutil)", allow_module_level=True
+    )
 
 
 def _smoke(out: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(ROOT / "load" / "_smoke.py"), "--out", str(out), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -47,11 +51,25 @@ def test_smoke_broadcast_and_rooms_lose_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(150)
-@pytest.mark.parametrize(("fault", "error"), [("misdeliver", "misdelivered message"),
-                                              ("drop", "lost of")])
-def test_smoke_fails_when_the_server_breaks_delivery(tmp_path: Path, fault: str,
-                                                     error: str) -> None:
-    proc = _smoke(tmp_path, "--fault", fault, "--users", "40", "--spawn-rate", "40",
-                  "--run-time", "8s", "--delivery-grace", "2", timeout=120)
+@pytest.mark.parametrize(
+    ("fault", "error"), [("misdeliver", "misdelivered message"), ("drop", "lost of")]
+)
+def test_smoke_fails_when_the_server_breaks_delivery(
+    tmp_path: Path, fault: str, error: str
+) -> None:
+    proc = _smoke(
+        tmp_path,
+        "--fault",
+        fault,
+        "--users",
+        "40",
+        "--spawn-rate",
+        "40",
+        "--run-time",
+        "8s",
+        "--delivery-grace",
+        "2",
+        timeout=120,
+    )
     assert proc.returncode == 1, _tail(proc)
     assert "Socket.IO check FAILED" in proc.stderr and error in proc.stderr

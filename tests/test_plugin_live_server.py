@@ -100,8 +100,13 @@ def test_many_servers_bind_distinct_ports(app, socketio):
     finally:
         for s in servers:
             s.stop()
-    assert not [t for t in threading.enumerate() if t.name.startswith("socketio-live-server")
-                and t.is_alive() and any(t.name.endswith(str(s.port)) for s in servers)]
+    assert not [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("socketio-live-server")
+        and t.is_alive()
+        and any(t.name.endswith(str(s.port)) for s in servers)
+    ]
 
 
 @pytest.mark.parametrize("queue", ["redis", "amqp"])
@@ -202,8 +207,9 @@ class TestAppInGeventMode:
 
         return create_app(async_mode="gevent")
 
-    def test_network_clients_use_a_gevent_subprocess(self, socketio_client_factory,
-                                                     socketio_live_server):
+    def test_network_clients_use_a_gevent_subprocess(
+        self, socketio_client_factory, socketio_live_server
+    ):
         assert isinstance(socketio_live_server, ProcessLiveServer)
         assert socketio_live_server.async_mode == "gevent"
         client = socketio_client_factory(transport="polling")

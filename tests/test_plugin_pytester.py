@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-APP = '''
+APP = """
 from flask import Flask
 from flask_socketio import SocketIO, emit
 
@@ -23,16 +23,16 @@ def create_app():
         emit("pong", data)
 
     return app
-'''
+"""
 
-CONFTEST = '''
+CONFTEST = """
 import pytest
 from userapp import create_app
 
 @pytest.fixture
 def app():
     return create_app()
-'''
+"""
 
 
 @pytest.fixture
@@ -43,7 +43,8 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_ids_transcripts_and_leaks(project: pytest.Pytester) -> None:
-    project.makepyfile(test_user='''
+    project.makepyfile(
+        test_user="""
 import threading, time
 import pytest
 
@@ -61,7 +62,8 @@ def test_ws_only(socketio_client):
 
 def test_leaks_a_thread(socketio_client):
     threading.Thread(target=time.sleep, args=(8,), name="forgotten-worker").start()
-''')
+"""
+    )
     result = project.runpytest_subprocess("--socketio-transport=all", "-v", "-p", "no:randomly")
     out = result.stdout.str()
     result.assert_outcomes(passed=7, failed=3, errors=3)
@@ -82,7 +84,8 @@ def test_leaks_a_thread(socketio_client):
 
 
 def test_single_transport_keeps_ids(project: pytest.Pytester) -> None:
-    project.makepyfile(test_user='''
+    project.makepyfile(
+        test_user="""
 import pytest
 
 def test_plain(socketio_client, socketio_transport):
@@ -91,21 +94,25 @@ def test_plain(socketio_client, socketio_transport):
 @pytest.mark.socketio_transports("inprocess")
 def test_inprocess_only(socketio_client):
     pass
-''')
+"""
+    )
     result = project.runpytest_subprocess("--socketio-transport=polling", "-v", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*test_plain PASSED*", "*runs only over inprocess*"])
 
 
-def test_missing_services_skip_or_fail(project: pytest.Pytester,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    project.makepyfile(test_user='''
+def test_missing_services_skip_or_fail(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.makepyfile(
+        test_user="""
 def test_redis(redis_url):
     pass
 
 def test_amqp(amqp_url):
     pass
-''')
+"""
+    )
     # ports that nothing listens on (port 9 is discard/closed on these machines)
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")
     monkeypatch.setenv("AMQP_URL", "amqp://guest:guest@127.0.0.1:9//")
@@ -128,8 +135,16 @@ def test_bad_transport_is_a_usage_error(project: pytest.Pytester) -> None:
 def test_fixtures_are_documented(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--fixtures", "-v")
     out = result.stdout.str()
-    for name in ("socketio", "socketio_client", "socketio_client_factory",
-                 "socketio_live_server", "socketio_cluster", "redis_url", "amqp_url",
-                 "socketio_channel", "socketio_transport"):
+    for name in (
+        "socketio",
+        "socketio_client",
+        "socketio_client_factory",
+        "socketio_live_server",
+        "socketio_cluster",
+        "redis_url",
+        "amqp_url",
+        "socketio_channel",
+        "socketio_transport",
+    ):
         assert f"\n{name} " in out or f"\n{name} [" in out, name
     assert "binds port 0 itself" in out

@@ -39,9 +39,11 @@ def measure(make, runs: int) -> tuple[list[float], list[float]]:
 
 
 def show(name: str, starts: list[float], ready: list[float]) -> None:
-    print(f"{name:<28} start: median {statistics.median(starts) * 1000:7.1f} ms  "
-          f"max {max(starts) * 1000:7.1f} ms | start+first client: median "
-          f"{statistics.median(ready) * 1000:7.1f} ms  (n={len(starts)})")
+    print(
+        f"{name:<28} start: median {statistics.median(starts) * 1000:7.1f} ms  "
+        f"max {max(starts) * 1000:7.1f} ms | start+first client: median "
+        f"{statistics.median(ready) * 1000:7.1f} ms  (n={len(starts)})"
+    )
 
 
 def main() -> None:
@@ -49,10 +51,13 @@ def main() -> None:
     socketio = app.extensions["socketio"]
     show("threading (in a thread)", *measure(lambda: ThreadLiveServer(app, socketio), 20))
     spec = "tests.plugin_app:create_app()"
-    show("gevent (subprocess)",
-         *measure(lambda: ProcessLiveServer(spec, "gevent", cwd=str(ROOT)), 5))
-    show("threading (subprocess)",
-         *measure(lambda: ProcessLiveServer(spec, "threading", cwd=str(ROOT)), 5))
+    show(
+        "gevent (subprocess)", *measure(lambda: ProcessLiveServer(spec, "gevent", cwd=str(ROOT)), 5)
+    )
+    show(
+        "threading (subprocess)",
+        *measure(lambda: ProcessLiveServer(spec, "threading", cwd=str(ROOT)), 5),
+    )
 
 
 if __name__ == "__main__":
