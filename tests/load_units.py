@@ -159,8 +159,8 @@ def test_stats_snapshots_diff(env: Environment, fired: list) -> None:
         context={},
     )
     env.events.request.fire(
-        request_type="call",
-        name="chat",
+        request_type="send",  # a stamped message, whatever event it comes back as
+        name="say",
         response_time=3.0,
         response_length=0,
         exception=None,
