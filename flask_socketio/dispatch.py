@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import flask
@@ -87,9 +88,9 @@ class EventContext(RequestContext):
             or len(self._cv_tokens) != 1
             or app.teardown_request_funcs
             or app.teardown_appcontext_funcs
-            or signals.request_tearing_down.receivers
-            or signals.appcontext_tearing_down.receivers
-            or signals.appcontext_popped.receivers
+            or _has_receivers(signals.request_tearing_down)
+            or _has_receivers(signals.appcontext_tearing_down)
+            or _has_receivers(signals.appcontext_popped)
             or "files" in self.request.__dict__
         ):
             super().pop(exc)
@@ -114,6 +115,15 @@ class EventContext(RequestContext):
         else:
             request = self.request
             request.url_rule, request.view_args, request.routing_exception = cached
+
+
+def _has_receivers(signal: Any) -> bool:
+    """Whether anything listens to a Flask signal.
+
+    Flask before 2.3 replaces its signals with stand-ins that have no ``receivers`` when blinker
+    is not installed; nothing can be connected to those.
+    """
+    return bool(getattr(signal, "receivers", None))
 
 
 def _set_context_session(ctx: RequestContext, session: SessionMixin) -> None:
@@ -154,8 +164,9 @@ def save_flask_session(app: flask.Flask, session: SessionMixin) -> None:
 def accepts_argument(handler: Callable[..., Any]) -> bool:
     """Whether ``handler`` can be called with one positional argument.
 
-    Connect handlers may take ``auth`` or nothing and disconnect handlers ``reason`` or nothing;
-    deciding from the signature once avoids calling a handler twice when it raises ``TypeError``.
+    Connect handlers may take ``auth`` or nothing and disconnect handlers ``reason`` or nothing.
+    The signature is read through ``__wrapped__`` (``functools.wraps``), so a decorated handler
+    is judged by the function it wraps.
     """
     try:
         signature = inspect.signature(handler)
@@ -166,3 +177,64 @@ def accepts_argument(handler: Callable[..., Any]) -> bool:
     except TypeError:
         return False
     return True
+
+
+def call_with_optional_argument(
+    handler: Callable[..., Any], argument: Any, takes_argument: bool
+) -> Any:
+    """Call ``handler(argument)``, or ``handler()`` when it takes no argument.
+
+    A decorator that forwards ``(*args, **kwargs)`` without ``functools.wraps`` hides whether the
+    real handler takes the argument. Then the call with it fails inside the forwarding wrappers
+    with ``TypeError``, and the handler is called again without it, as upstream does; a
+    ``TypeError`` raised by the handler's own code is never retried.
+    """
+    if not takes_argument:
+        return handler()
+    try:
+        return handler(argument)
+    except TypeError as exc:
+        if not _raised_while_forwarding(exc):
+            raise
+    return handler()
+
+
+def _raised_while_forwarding(exc: BaseException) -> bool:
+    """Whether ``exc`` came from calling through wrappers that only forward ``*args``.
+
+    A call whose arguments do not bind fails in the caller's frame, so when every frame between
+    the call site and the error takes ``*args``, the error is the forwarded call's; a frame of a
+    function with a fixed signature on the way means the error came from running code.
+    """
+    traceback = exc.__traceback__
+    frame_tb = traceback.tb_next if traceback is not None else None  # skip our own frame
+    while frame_tb is not None:
+        if not frame_tb.tb_frame.f_code.co_flags & inspect.CO_VARARGS:
+            return False
+        frame_tb = frame_tb.tb_next
+    return True
+
+
+# python-socketio calls a connect handler again without ``auth``, and a disconnect handler
+# without ``reason``, when the first call raises TypeError. That retry is for handlers with the
+# legacy signature, which call_with_optional_argument already serves; when the TypeError came
+# from the handler's own code, the retry must not run it twice, so it re-raises the first error.
+_failed_call: ContextVar[tuple[str, BaseException] | None] = ContextVar(
+    "flask_socketio_failed_call", default=None
+)
+
+
+def remember_failed_call(sid: str, exc: BaseException) -> None:
+    """Record that a connect/disconnect handler of ``sid`` raised ``exc`` (a TypeError)."""
+    _failed_call.set((sid, exc))
+
+
+def refuse_legacy_retry(sid: str, message: str, args: tuple) -> None:
+    """Re-raise the recorded error when python-socketio retries a failed call of ``sid``."""
+    failed = _failed_call.get()
+    if failed is None:
+        return
+    _failed_call.set(None)
+    legacy_shape = len(args) < 2 if message == "connect" else not args
+    if legacy_shape and failed[0] == sid:
+        raise failed[1]

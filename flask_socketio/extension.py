@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import weakref
 from collections.abc import Callable
@@ -14,7 +15,14 @@ from flask.globals import _cv_request
 from socketio.exceptions import ConnectionRefusedError
 
 from . import serving
-from .dispatch import accepts_argument, push_event_context, save_flask_session
+from .dispatch import (
+    accepts_argument,
+    call_with_optional_argument,
+    push_event_context,
+    refuse_legacy_retry,
+    remember_failed_call,
+    save_flask_session,
+)
 from .namespace import BoundNamespace, Namespace
 from .queues import manager_for_url
 from .server import APP_KEY, SERVER_KEY, Middleware, Server
@@ -236,6 +244,8 @@ class SocketIO:
     ) -> None:
         takes_argument = accepts_argument(handler)
 
+        # functools.wraps: what python-socketio holds unwraps (``__wrapped__``) to ``handler``
+        @functools.wraps(handler)
         def dispatch(*raw: Any) -> Any:
             args = list(raw)
             event = args.pop(0) if message == "*" else message
@@ -284,6 +294,8 @@ class SocketIO:
         error_hook: Handler | None = None,
     ) -> Any:
         """Call ``handler`` inside the Flask context of connection ``sid``."""
+        if message in ("connect", "disconnect"):
+            refuse_legacy_retry(sid, message, args)
         environ = server.get_environ(sid, namespace=namespace)
         if not environ:
             return "", 400  # the client is gone; same answer as upstream
@@ -298,9 +310,11 @@ class SocketIO:
             try:
                 if message == "connect":
                     auth = args[1] if len(args) > 1 else None
-                    result = handler(auth) if takes_argument else handler()
+                    result = call_with_optional_argument(handler, auth, takes_argument)
+                elif message == "disconnect" and args:
+                    result = call_with_optional_argument(handler, args[0], takes_argument)
                 elif message == "disconnect":
-                    result = handler(*args[:1]) if takes_argument else handler()
+                    result = handler()
                 else:
                     result = handler(*args)
             except ConnectionRefusedError:
@@ -310,6 +324,8 @@ class SocketIO:
                     namespace, self.default_exception_handler
                 )
                 if exception_handler is None:
+                    if isinstance(exc, TypeError) and message in ("connect", "disconnect"):
+                        remember_failed_call(sid, exc)
                     raise
                 return exception_handler(exc)
             if not self.manage_session:

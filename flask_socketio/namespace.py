@@ -25,8 +25,23 @@ class Namespace(socketio.Namespace):
     """
 
     def __init__(self, namespace: str | None = None) -> None:
+        self._server: Server | None = None
         super().__init__(namespace)
         self.socketio: SocketIO | None = None
+
+    @property  # type: ignore[override]
+    def server(self) -> Server | None:
+        """The python-socketio server for python-socketio's helpers on ``self``.
+
+        ``self.enter_room(sid, room)``, ``self.rooms(sid)``, ``self.get_session(sid)`` and the
+        other inherited helpers call ``self.server``: it is the server dispatching the current
+        event, else the latest server this namespace was registered with.
+        """
+        return _dispatching_server.get() or self._server
+
+    @server.setter
+    def server(self, server: Server | None) -> None:
+        self._server = server
 
     def _set_socketio(self, socketio: SocketIO) -> None:
         self.socketio = socketio
@@ -103,6 +118,11 @@ class BoundNamespace(socketio.Namespace):
     def __init__(self, user_namespace: Namespace) -> None:
         super().__init__(user_namespace.namespace)
         self.user_namespace = user_namespace
+
+    def _set_server(self, server: Server) -> None:
+        # python-socketio calls this on registration: the user's namespace learns its server too
+        super()._set_server(server)
+        self.user_namespace.server = server
 
     def trigger_event(self, event: str, *args: Any) -> Any:
         token = _dispatching_server.set(self.server)

@@ -42,8 +42,32 @@ class ServerHandle(Protocol):
 
     def shutdown(self) -> None: ...
 
+    def stop(self, timeout: float | None = None) -> None: ...
 
-class WerkzeugHandle:
+
+class _UpstreamFace:
+    """What upstream code expects of ``socketio.wsgi_server``: the web server itself.
+
+    Upstream exposes gevent's ``WSGIServer`` there, so code stops a server started by ``run()``
+    with ``socketio.wsgi_server.stop()`` and reads attributes such as ``server_port``; a handle
+    answers both, forwarding unknown attributes to the server it wraps.
+    """
+
+    def shutdown(self) -> None:
+        raise NotImplementedError
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop serving and close open connections (upstream's name for :meth:`shutdown`)."""
+        self.shutdown()
+
+    def __getattr__(self, name: str) -> Any:
+        server = self.__dict__.get("_server")
+        if server is None:
+            raise AttributeError(name)
+        return getattr(server, name)
+
+
+class WerkzeugHandle(_UpstreamFace):
     """Werkzeug's threaded server (WebSocket through simple-websocket), for ``threading``."""
 
     async_mode = "threading"
@@ -116,7 +140,7 @@ class WerkzeugHandle:
                 pass
 
 
-class GeventHandle:
+class GeventHandle(_UpstreamFace):
     """gevent's pywsgi server, with gevent-websocket's handler when it is installed."""
 
     async_mode = "gevent"
@@ -152,7 +176,7 @@ class GeventHandle:
         self._server.stop(timeout=1)
 
 
-class EventletHandle:
+class EventletHandle(_UpstreamFace):
     """eventlet's WSGI server (eventlet is in maintenance mode upstream; prefer gevent)."""
 
     async_mode = "eventlet"
