@@ -45,10 +45,10 @@ class SignalWithoutReceivers:
 
 def test_handlers_run_when_flask_signals_have_no_receivers(monkeypatch):
     # the compatibility matrix runs the real Flask 2.2 without blinker; this pins the cause
-    from flask_socketio import dispatch
+    from flask_socketio import flask_context
 
     for name in ("request_tearing_down", "appcontext_tearing_down", "appcontext_popped"):
-        monkeypatch.setattr(dispatch.signals, name, SignalWithoutReceivers())
+        monkeypatch.setattr(flask_context.signals, name, SignalWithoutReceivers())
     app, socketio = make_app()
 
     @socketio.on("echo")
