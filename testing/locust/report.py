@@ -29,6 +29,8 @@ logger = logging.getLogger("flask_socketio_testing.locust.capacity")
 
 #: % of one core above which the load generator, not the server, is what a step measures
 LOADGEN_CPU_WARN = 90.0
+#: labels of reference lines and step marks in the plot (not data curves)
+MARKS = ("SLO p99", "SLO delivered", "held", "broke")
 
 
 class ProcessSampler:
@@ -170,8 +172,8 @@ def _title(summary: dict[str, Any]) -> str:
     where = []
     if version:
         where.append(f"Flask-SocketIO {version}")
-    if server.get("app"):
-        where.append(str(server["app"]))
+    if server.get("app"):  # "path/to/app.py:create_app(...)" -> "app.py:create_app"
+        where.append(os.path.basename(str(server["app"]).split("(")[0]))
     if nodes:
         where.append(f"{nodes} node(s)")
     if not where:
@@ -179,9 +181,9 @@ def _title(summary: dict[str, Any]) -> str:
     return f"{what}: {summary['held_users']} users held\n" + ", ".join(where)
 
 
-def plot(summary: dict[str, Any], path: str) -> None:
+def plot(summary: dict[str, Any], path: str) -> list[str]:
     """Draw latency, delivered ratio, message rates and CPU per step, marking the held and the
-    breaking step."""
+    breaking step; returns the labels of the curves drawn (each one measured data)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -210,16 +212,20 @@ def plot(summary: dict[str, Any], path: str) -> None:
     else:
         cpu.plot(users, server_cpu, "o-", label="server CPU %")
     cpu.plot(users, _values(steps, "loadgen_cpu_pct"), "o-", label="Locust CPU %")
-    cpu.axhline(LOADGEN_CPU_WARN, color="grey", linestyle=":")
+    cpu.axhline(LOADGEN_CPU_WARN, color="grey", linestyle=":", label="_warn")
     cpu.set_ylabel("% of one core")
     cpu.set_xlabel("users")
     held, broke = summary["held_step"], summary["breaking_step"]
-    for ax in axes:
+    for i, ax in enumerate(axes):  # the step marks, named in the top panel's legend
         if held is not None:
-            ax.axvline(held["users"], color="green", alpha=0.4, linewidth=3, label="held")
+            label = f"held ({held['users']} users)" if i == 0 else "_held"
+            ax.axvline(held["users"], color="green", alpha=0.4, linewidth=3, label=label)
         if broke is not None:
-            ax.axvline(broke["users"], color="red", alpha=0.4, linewidth=3, label="broke")
+            label = f"broke ({broke['users']} users)" if i == 0 else "_broke"
+            ax.axvline(broke["users"], color="red", alpha=0.4, linewidth=3, label=label)
         ax.legend(fontsize=8, loc="best")
+    curves = [str(line.get_label()) for ax in axes for line in ax.get_lines()]
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return [c for c in curves if not c.startswith(("_",) + MARKS)]
