@@ -263,3 +263,45 @@ def test_step_line_says_the_verdict() -> None:
     line = step_line(step)
     assert line.startswith("capacity step 0: 10 users BROKE (delivered 0.99000")
     assert "delivered 99/100 = 0.99000" in line and "p99 20 ms" in line
+
+
+def _stamp(n: int, room: str, sent: float | None = None) -> dict[str, Any]:
+    stamp = stamp_payload({"room": room}, msg_id=f"other:{n}", sender="other", seq=n)["_ledger"]
+    stamp["room"] = room
+    if sent is not None:
+        stamp["sent"] = sent
+    return stamp
+
+
+def test_worker_expects_announced_messages_at_its_members(env: Environment, fired: list) -> None:
+    book = DeliveryBook(env, grace=1)
+    sent: list[dict[str, Any]] = []
+    book.announce = sent.append  # as on a worker
+    for uid in ("a", "b"):
+        book.joined(uid, "r")
+    early = _stamp(1, "r")
+    assert book.received("a", early, "r", time.time()) == "pending"  # before its announcement
+    book.announced(early, "chat")
+    book.announced(_stamp(2, "r"), "chat")  # nobody here receives this one
+    own = _send(book, "r", 3)
+    assert sent == [{"stamp": own["_ledger"], "event": "chat"}]
+    for uid in ("a", "b"):
+        book.received(uid, own["_ledger"], "r", time.time())
+    _close_all(book)
+    assert book.counts["delivered"] == 3  # a got 1; a and b got 3
+    assert book.counts["lost"] == 3  # b missed 1; a and b missed 2
+    assert _errors(fired) == ["LostDelivery"] * 3
+
+
+def test_late_announcement_and_unannounced_receipt(env: Environment, fired: list) -> None:
+    book = DeliveryBook(env, grace=1)
+    book.announce = lambda _item: None
+    book.joined("a", "r")
+    book.finalize(time.time() - 1)
+    old = _stamp(1, "r", sent=time.time() - 30)
+    book.announced(old, "chat")  # its epoch is verified already: not expected any more
+    assert book.counts["late_announcements"] == 1 and not book.messages
+    stray = _stamp(2, "other-room")
+    assert book.received("a", stray, "other-room", time.time()) == "pending"
+    _close_all(book)  # never announced: checked as a foreign message
+    assert not book.pending and _errors(fired) == ["Misdelivered"]

@@ -8,6 +8,7 @@ what receivers feel and whether the server lost anything:
 * :class:`SocketIOUser` (:mod:`.user`) — the user to subclass in a locustfile; its connection
   (:mod:`.session`), the delivery accounting (:mod:`.book`) and the options (:mod:`.options`);
 * the service-level check over a run (:mod:`.slo`): a headless run exits 1 when it fails;
+* exact accounting across ``--processes`` / ``--master`` and ``--worker`` (:mod:`.distributed`);
 * :class:`CapacityShape` (:mod:`.capacity`) — step users up until the SLO breaks, with a report
   (:mod:`.report`: JSON, CSV, PNG);
 * ``python -m flask_socketio_testing.locust.server MODULE:APP`` (:mod:`.server`) — serve an app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import gevent
@@ -69,6 +69,15 @@ class DeliveryBook:
         #: users of this process connected right now
         self.connected = 0
         self._finalizer: gevent.Greenlet | None = None
+        #: set on a Locust worker (see :mod:`.distributed`): called with every message this
+        #: process sends, so that the other workers expect it at their members too
+        self.announce: Callable[[dict[str, Any]], None] | None = None
+        #: receipts of messages not announced yet (workers only): msg_id -> receipts
+        self.pending: dict[str, list[tuple[str, dict[str, Any], float]]] = {}
+        #: draining at the end of a distributed run: new messages are neither expected nor checked
+        self.closing = False
+        #: every epoch before this one is verified
+        self._closed_before = 0
 
     @classmethod
     def of(cls, environment: Environment) -> DeliveryBook:
@@ -120,7 +129,33 @@ class DeliveryBook:
 
     # messages -----------------------------------------------------------------------------
     def expect(self, stamp: dict[str, Any], event: str, room: str) -> int:
-        """Register a stamped message sent to ``room``; returns how many recipients it expects."""
+        """Register a stamped message sent to ``room``; returns how many recipients it expects
+        in this process."""
+        if self.closing:
+            return 0
+        expected = self._register(stamp, event, room)
+        if self.announce is not None:
+            self.announce({"stamp": stamp, "event": event})
+        return expected
+
+    def announced(self, stamp: dict[str, Any], event: str) -> None:
+        """Another worker sent this message: expect it at this process's members of its room
+        (as they are now; members that changed since the send are excused or tolerated)."""
+        mid = str(stamp["id"])
+        room = stamp.get("room")
+        self.counts["announced"] += 1
+        if self.closing or mid in self.messages or room is None:
+            self.counts["announcements_ignored"] += 1
+            return
+        if int(float(stamp["sent"]) // self.EPOCH) < self._closed_before:
+            self.counts["late_announcements"] += 1  # its epoch was verified already
+            self.pending.pop(mid, None)
+            return
+        self._register(stamp, event, str(room))
+        for uid, pending_stamp, now in self.pending.pop(mid, ()):
+            self.received(uid, pending_stamp, str(room), now)
+
+    def _register(self, stamp: dict[str, Any], event: str, room: str) -> int:
         members = self.members.get(room, set())
         expected = [uid for uid in members if (room, uid) not in self.leaving]
         epoch = int(float(stamp["sent"]) // self.EPOCH)
@@ -134,12 +169,25 @@ class DeliveryBook:
         return len(expected)
 
     def received(self, uid: str, stamp: dict[str, Any], room: str | None, now: float) -> str:
-        """Record one receipt; returns ``tracked`` (checked when its epoch closes), ``foreign``
-        (sent by another process or already closed) or ``misdelivered``."""
-        known = self.messages.get(str(stamp["id"]))
+        """Record one receipt; returns ``tracked`` (checked when its epoch closes), ``pending``
+        (a worker waiting for the sender's announcement), ``foreign`` (sent by another process
+        or already closed) or ``misdelivered``."""
+        mid = str(stamp["id"])
+        known = self.messages.get(mid)
         if known is not None:
             self.ledgers[known[0]].record_arrival(uid, {STAMP_KEY: stamp}, now)
             return "tracked"
+        if self.closing:
+            return "foreign"
+        if self.announce is not None and int(float(stamp["sent"]) // self.EPOCH) >= (
+            self._closed_before
+        ):
+            self.pending.setdefault(mid, []).append((uid, stamp, now))
+            self._ensure_finalizer()
+            return "pending"
+        return self._check_foreign(uid, stamp, room)
+
+    def _check_foreign(self, uid: str, stamp: dict[str, Any], room: str | None) -> str:
         if (
             room is not None
             and not self.is_member(uid, room)
@@ -159,7 +207,7 @@ class DeliveryBook:
         for _ in range(10_000_000):
             gevent.sleep(0.25)
             self.finalize(time.time() - self.grace)
-            if not self.ledgers:
+            if not self.ledgers and not self.pending:
                 return
 
     def finalize(self, sent_before: float) -> None:
@@ -168,6 +216,23 @@ class DeliveryBook:
             if (epoch + 1) * self.EPOCH > sent_before:
                 break
             self._close(epoch)
+        self._closed_before = max(self._closed_before, int(sent_before // self.EPOCH))
+        self._sweep_pending()
+
+    def _sweep_pending(self) -> None:
+        # receipts whose announcement never came in time: checked as foreign messages
+        for mid in [
+            m for m, got in self.pending.items() if self._epoch(got[0][1]) < (self._closed_before)
+        ]:
+            for uid, stamp, _now in self.pending.pop(mid):
+                room = stamp.get("room")
+                if self._check_foreign(uid, stamp, room) == "misdelivered":
+                    self._fire_failure(
+                        "?", Misdelivered(f"received a message for room {room!r} it is not in")
+                    )
+
+    def _epoch(self, stamp: dict[str, Any]) -> int:
+        return int(float(stamp["sent"]) // self.EPOCH)
 
     def _close(self, epoch: int) -> None:
         ledger = self.ledgers.pop(epoch)
@@ -205,6 +270,7 @@ class DeliveryBook:
         self.finalize(time.time() - self.grace)
         self.ledgers.clear()
         self.messages.clear()
+        self.pending.clear()
         if self._finalizer is not None:
             self._finalizer.kill(block=False)
 

@@ -34,7 +34,7 @@ from flask_socketio_testing.locust.report import (
 )
 from flask_socketio_testing.locust.slo import diff_snapshots, evaluate_slo, stats_snapshot
 from locust import LoadTestShape, events
-from locust.runners import Runner
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, Runner
 
 __all__ = ["CapacityShape"]
 
@@ -134,6 +134,9 @@ class CapacityShape(LoadTestShape):
         self.rate = float(option(env, "step_spawn_rate", 50.0))
         self.max_users = int(option(env, "step_max_users", 3000))
         self.grace = float(option(env, "delivery_grace", 5.0))
+        if isinstance(self.active_runner, MasterRunner):
+            # workers' failures reach the master with their next stats report
+            self.grace += WORKER_REPORT_INTERVAL + 0.5
         self.slo_p99 = float(option(env, "slo_p99_ms", 250.0))
         self.slo_delivered = float(option(env, "slo_delivered", 0.999))
         self.out = str(option(env, "capacity_out", "")) or os.path.join(

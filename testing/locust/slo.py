@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_socketio_testing.locust.book import RECV, SEND
+from flask_socketio_testing.locust.distributed import WorkerTotals, worker_totals
 from flask_socketio_testing.locust.options import option
 from locust import events
 from locust.env import Environment
@@ -25,6 +26,7 @@ __all__ = [
     "stats_snapshot",
     "diff_snapshots",
     "run_check",
+    "distributed_check",
 ]
 
 logger = logging.getLogger("flask_socketio_testing.locust")
@@ -157,6 +159,21 @@ def run_check(environment: Environment) -> SLOResult:
     )
 
 
+def distributed_check(environment: Environment, totals: WorkerTotals) -> SLOResult:
+    """The check on a master: latency from the aggregated statistics, delivery from the
+    workers' final counts (exact, see :mod:`.distributed`)."""
+    snap = stats_snapshot(environment.stats)
+    return evaluate_slo(
+        snap["hist"],
+        totals.total("delivered"),
+        totals.total("lost"),
+        totals.total("misdelivered"),
+        totals.total("duplicates"),
+        float(option(environment, "slo_p99_ms", 250.0)),
+        float(option(environment, "slo_delivered", 0.999)),
+    )
+
+
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_kw: Any) -> None:
     from locust.runners import WorkerRunner
@@ -166,16 +183,21 @@ def _on_quitting(environment: Environment, **_kw: Any) -> None:
         book.flush()
     if isinstance(environment.runner, WorkerRunner):
         return  # the master checks the aggregated statistics
+    totals = worker_totals(environment)
+    if totals is not None:
+        for line in totals.lines():
+            logger.info("Socket.IO %s", line)
     shape = environment.shape_class
     if shape is not None and getattr(shape, "capacity_run", False):
         return  # the capacity shape reports and sets the exit code itself
-    result = run_check(environment)
     if not receive_latency_entries(environment.stats):
         return
-    if result.ok:
+    result = run_check(environment) if totals is None else distributed_check(environment, totals)
+    problems = list(result.problems)
+    if totals is not None and totals.missing_workers:
+        problems.append(f"{totals.missing_workers} worker(s) sent no final delivery counts")
+    if not problems:
         logger.info("Socket.IO check passed: %s", result.describe())
     else:
-        logger.error(
-            "Socket.IO check FAILED: %s (%s)", "; ".join(result.problems), result.describe()
-        )
+        logger.error("Socket.IO check FAILED: %s (%s)", "; ".join(problems), result.describe())
         environment.process_exit_code = 1

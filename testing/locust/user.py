@@ -41,12 +41,14 @@ _user_counter = itertools.count()
 class SocketIOUser(User):
     """A Locust user holding one python-socketio ``Client`` connection.
 
-    Connects in ``on_start`` and disconnects in ``on_stop``. Subclasses set ``namespace``,
-    ``auth``, ``headers`` or ``transports`` and write tasks with :meth:`emit`, :meth:`call`,
-    :meth:`join`, :meth:`leave` and :meth:`send_to_room`; override :meth:`on_event` to act on
-    received events (measurement already happened when it is called). Received events are
-    handled on the connection's reader greenlet, so ``on_event`` must not block: spawn a
-    greenlet for anything that waits (a ``call()``, a sleep).
+    Connects in ``on_start`` and disconnects in ``on_stop``. Subclasses describe their app's
+    protocol with ``namespace``, ``auth`` (or :meth:`connect_auth`), ``headers``,
+    ``transports``, ``join_event`` / ``leave_event`` with :meth:`join_args` and
+    :meth:`join_acked`, and write tasks with :meth:`emit`, :meth:`call`, :meth:`join`,
+    :meth:`leave` and :meth:`send_to_room`; override :meth:`on_event` to act on received events
+    (measurement already happened when it is called). Received events are handled on the
+    connection's reader greenlet, so ``on_event`` must not block: spawn a greenlet for anything
+    that waits (a ``call()``, a sleep).
     """
 
     abstract = True
@@ -63,7 +65,7 @@ class SocketIOUser(User):
     socketio_path: str = "socket.io"
     #: seconds to wait for the connection and for acks.
     timeout: float = 10.0
-    #: server events that join / leave a room and ack once done (see load/_app.py).
+    #: server events that join / leave a room and ack once done (see :meth:`join_args`).
     join_event: str = "join"
     leave_event: str = "leave"
 
@@ -114,7 +116,7 @@ class SocketIOUser(User):
                 transports=transports,
                 socketio_path=self.socketio_path,
                 timeout=self.timeout,
-                on_any=self._on_any,
+                on_any=self.receive,
                 on_disconnect=self._on_disconnect,
             )
         except Exception as e:  # noqa: BLE001 - every failure is a failed connect
@@ -257,7 +259,9 @@ class SocketIOUser(User):
         return expected
 
     # receiving ----------------------------------------------------------------------------
-    def _on_any(self, event: str, *args: Any) -> None:
+    def receive(self, event: str, *args: Any) -> None:
+        """Every received event comes here (on the reader): a stamped one is timed and checked,
+        then :meth:`on_event` sees it."""
         now = time.time()
         stamp = find_stamp(args[0] if len(args) == 1 else list(args))
         if stamp is not None:
