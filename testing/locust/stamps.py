@@ -2,16 +2,18 @@
 
 Real apps wrap what they relay (``emit('post', {'by': user, 'body': data['body']})``), so the
 stamp the sender put at the top of its payload arrives nested. :func:`find_stamp` searches dicts
-and lists breadth first, to a bounded depth, and accepts what
-:func:`flask_socketio_testing.stamp.read_stamp` accepts. (Written here because ``stamp.py`` has
-only the top-level lookup; meant to become one function there.)
+and lists breadth first, to a bounded depth. It is
+:func:`flask_socketio_testing.stamp.find_stamp` where ``stamp.py`` has it (the swarm's ledger uses
+the same lookup); the copy below serves until then and goes once it does.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
+from flask_socketio_testing import stamp as _stamp
 from flask_socketio_testing.stamp import read_stamp
 
 __all__ = ["MAX_STAMP_DEPTH", "find_stamp"]
@@ -22,7 +24,7 @@ MAX_STAMP_DEPTH = 8
 _MAX_NODES = 10_000
 
 
-def find_stamp(payload: Any, max_depth: int = MAX_STAMP_DEPTH) -> dict[str, Any] | None:
+def _find_stamp(payload: Any, max_depth: int = MAX_STAMP_DEPTH) -> dict[str, Any] | None:
     """The first (shallowest) valid stamp in ``payload``, or ``None``."""
     queue: deque[tuple[Any, int]] = deque([(payload, 0)])
     seen = 0
@@ -41,3 +43,7 @@ def find_stamp(payload: Any, max_depth: int = MAX_STAMP_DEPTH) -> dict[str, Any]
         if depth < max_depth:
             queue.extend((child, depth + 1) for child in children)
     return None
+
+
+#: the shared lookup of ``stamp.py`` when it has one, else the copy above
+find_stamp: Callable[..., dict[str, Any] | None] = getattr(_stamp, "find_stamp", _find_stamp)
