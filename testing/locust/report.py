@@ -88,6 +88,7 @@ def step_line(step: dict[str, Any]) -> str:
         f"delivered {step['received']}/{step['expected']} = {delivered} | "
         f"{step['sends_per_s']:g} sends/s, {step['deliveries_per_s']:g} deliveries/s | "
         f"CPU server {_pct(step['server_cpu_pct'])}, Locust {_pct(step['loadgen_cpu_pct'])}"
+        + (f", load average {step['loadavg_1m']:g}" if step.get("loadavg_1m") is not None else "")
     )
 
 
