@@ -92,7 +92,13 @@ class _WorkerLink:
         self.book.announce = self.outbox.append
         runner.register_message(SENT, self._on_sent)
         runner.register_message(FLUSH, self._on_flush, concurrent=True)
+        environment.events.test_start.add_listener(self._on_test_start)
         gevent.spawn(self._send_loop)
+
+    def _on_test_start(self, **_kw: Any) -> None:
+        # a new run from the web UI: count afresh, as Locust's statistics do
+        self.book.closing = False
+        self.book.counts.clear()
 
     def _send_loop(self) -> None:
         while True:  # ends with the process (the runner's greenlets are killed on quit)
