@@ -28,15 +28,11 @@ from .fixtures import (  # noqa: F401 - fixtures are registered by being importa
     socketio_transport,
 )
 from .services import amqp_url, redis_url, socketio_channel  # noqa: F401
+from .simulation import socketio_fault_proxy, socketio_swarm_factory  # noqa: F401
 from .transcript import format_transcript
 
-try:  # swarms and the fault proxy (flask_socketio_testing.swarm/faults)
-    from .simulation import socketio_fault_proxy, socketio_swarm_factory  # noqa: F401
-except ImportError:  # pragma: no cover - simulation module not available
-    pass
-
 CLIENT_FIXTURES = ("socketio_client", "socketio_client_factory", "socketio_transport")
-THREADS_KEY = pytest.StashKey[set]()
+THREADS_KEY = pytest.StashKey[set[int | None]]()
 LEAK_GRACE = 3.0
 
 
@@ -136,7 +132,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed:
         for label, client in item.stash.get(CLIENTS_KEY, []):
@@ -156,7 +154,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator:
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     item.stash[THREADS_KEY] = {t.ident for t in threading.enumerate()}
     return (yield)
 
@@ -197,7 +195,9 @@ def _find_leaks(item: pytest.Item) -> list[str]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator:
+def pytest_runtest_teardown(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, None, None]:
     error: BaseException | None = None
     try:
         result = yield
