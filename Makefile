@@ -79,7 +79,7 @@ test: setup
 # needs the machine to itself, so it runs on its own afterwards
 test-python:
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q --socketio-transport=all \
-	  --ignore=tests/test_load_smoke.py $(PYTEST_ARGS)
+	  --ignore=tests/test_load_smoke.py --ignore=tests/test_install_wheel.py $(PYTEST_ARGS)
 	$(PY) -m pytest -q build/upstream/test_socketio.py
 
 test-nogevent:
@@ -91,6 +91,7 @@ test-e2e:
 
 test-load-smoke:
 	$(PY) -m pytest -q tests/test_load_smoke.py
+	$(PY) -m pytest -q tests/test_install_wheel.py
 
 bench: setup-python
 	test -x $(UPSTREAM_VENV)/bin/python || ( $(PYTHON) -m venv $(UPSTREAM_VENV) && \
