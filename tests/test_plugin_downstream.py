@@ -5,6 +5,7 @@ same project against the built wheel in a clean virtualenv."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,3 +56,13 @@ def test_downstream_project_passes_with_xdist(tmp_path):
         assert f"test_connect_is_refused_with_the_reason[{transport}-wrong-key]" in out
     assert "test_served_by_gevent" in out
     assert "test_every_agent_hears_every_post_over_a_slow_network" in out
+
+
+def test_the_plugin_manual_quotes_the_project_as_it_is() -> None:
+    """Every code block of docs/plugin.md headed ``# tests/downstream/...`` is in that file."""
+    manual = (DOWNSTREAM.parents[1] / "docs" / "plugin.md").read_text()
+    blocks = re.findall(r"```(?:python|ini)\n# (tests/downstream/\S+)\n(.*?)```", manual, re.S)
+    assert len(blocks) >= 5
+    for path, text in blocks:
+        source = (DOWNSTREAM.parents[1] / path).read_text()
+        assert text in source, f"docs/plugin.md quotes {path} as it no longer is:\n{text}"
