@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -36,10 +37,7 @@ class LiveServerError(RuntimeError):
     """The live server could not start or stop."""
 
 
-# -- live servers ----------------------------------------------------------------------------
-
-
-class LiveServer:
+class LiveServer(ABC):
     """Common interface: ``url``, ``port``, ``async_mode``, ``start()``, ``stop()``,
     ``restart()``, ``running``; a context manager."""
 
@@ -55,14 +53,17 @@ class LiveServer:
         return f"http://{self.host}:{self.port}"
 
     @property
+    @abstractmethod
     def running(self) -> bool:
-        raise NotImplementedError
+        """True while the server accepts connections."""
 
+    @abstractmethod
     def start(self) -> None:
-        raise NotImplementedError
+        """Bind and serve (the same port as before after a ``stop()``)."""
 
+    @abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop serving and close open connections."""
 
     def restart(self) -> None:
         """Stop and start again on the same port."""
@@ -172,7 +173,7 @@ class ProcessLiveServer(LiveServer):
         channel: str | None = None,
         cwd: str | None = None,
         env: dict[str, str] | None = None,
-        startup_timeout: float = 15.0,
+        startup_timeout: float = 30.0,
         name: str = "live-server",
     ) -> None:
         self.app_spec = app_spec
@@ -184,7 +185,7 @@ class ProcessLiveServer(LiveServer):
         self.startup_timeout = startup_timeout
         self.name = name
         self.port = None
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.startup_time: float | None = None
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open for the server's life
             prefix=f"socketio-{name}-", suffix=".log", delete=False
@@ -334,7 +335,7 @@ class _PortBusy(Exception):
     """The subprocess could not bind the port it was asked to reuse."""
 
 
-def _read_line(proc: subprocess.Popen, deadline: float) -> str:
+def _read_line(proc: subprocess.Popen[bytes], deadline: float) -> str:
     """Read the subprocess's first stdout line, bounded by ``deadline``."""
     assert proc.stdout is not None
     sel = selectors.DefaultSelector()
