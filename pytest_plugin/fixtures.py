@@ -17,6 +17,7 @@ import pytest
 
 from .live_server import LiveServer, LiveServerError, ProcessLiveServer, ThreadLiveServer
 from .transcript import RecordingClient
+from .transports import NETWORK_TRANSPORTS, TRANSPORTS, selected_transports
 
 if TYPE_CHECKING:  # network clients need requests and websocket-client: imported when used
     from flask_socketio_testing.client import Client
@@ -35,8 +36,6 @@ __all__ = [
     "RESOURCES_KEY",
 ]
 
-TRANSPORTS = ("inprocess", "polling", "websocket")
-NETWORK_TRANSPORTS = ("polling", "websocket")
 
 #: per test: the clients to transcribe on failure, as (label, client)
 CLIENTS_KEY = pytest.StashKey[list]()
@@ -90,8 +89,6 @@ def socketio_transport(request: pytest.FixtureRequest) -> str:
     param = getattr(request, "param", None)
     if param is not None:
         return param
-    from .plugin import selected_transports
-
     transport = selected_transports(request.config)[0]
     marker = request.node.get_closest_marker("socketio_transports")
     if marker is not None and transport not in marker.args:
