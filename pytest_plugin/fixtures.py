@@ -7,7 +7,6 @@ plugin then checks that nothing was left behind and fails the test naming what l
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from collections.abc import Iterator
@@ -117,9 +116,6 @@ def make_live_server(
     )
     if in_thread:
         return ThreadLiveServer(app, socketio)
-    needed = mode or current
-    if needed in ("gevent", "eventlet") and importlib.util.find_spec(needed) is None:
-        pytest.skip(f"{needed} is not installed")
     if not app_spec:
         raise LiveServerError(
             f"a {mode or current} live server runs in a subprocess, which needs the app as an "

@@ -9,6 +9,7 @@ same port so that clients can reconnect.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import selectors
 import signal
@@ -20,6 +21,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from flask_socketio_testing._optional import missing_package
 
 from flask_socketio.serving import ServerHandle, make_server
 
@@ -176,6 +179,10 @@ class ProcessLiveServer(LiveServer):
         startup_timeout: float = 30.0,
         name: str = "live-server",
     ) -> None:
+        if async_mode in ("gevent", "eventlet") and importlib.util.find_spec(async_mode) is None:
+            missing = ModuleNotFoundError(f"No module named {async_mode!r}", name=async_mode)
+            needed_by = f"the {async_mode} live server"
+            raise missing_package(missing, extra=async_mode, needed_by=needed_by)
         self.app_spec = app_spec
         self.async_mode = async_mode
         self.message_queue = message_queue

@@ -199,3 +199,23 @@ def test_import():
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "-rA")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*needs requests, which is not installed*[[]testing[]]*"])
+
+
+def test_a_live_server_whose_async_mode_is_not_installed_says_which_extra(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_user="""
+import pytest
+
+@pytest.mark.socketio_server(async_mode="eventlet")
+def test_eventlet(socketio_live_server):
+    pass
+"""
+    )
+    _without(project, "eventlet")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*the eventlet live server needs eventlet, which is not installed*[[]eventlet[]]*"]
+    )
