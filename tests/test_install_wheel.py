@@ -78,16 +78,13 @@ def build_wheel(workdir: Path) -> tuple[Path, str]:
     return wheel, out
 
 
-def clean_venv(wheel: Path) -> Path:
-    """A virtualenv with ``wheel[testing,gevent]`` and the downstream requirements only."""
-    requirements = DOWNSTREAM / "requirements.txt"
-    digest = hashlib.sha256(wheel.read_bytes() + requirements.read_bytes() + EXTRAS.encode())
+def clean_venv(wheel: Path, extras: str, requirements: Path) -> Path:
+    """A virtualenv with ``wheel[extras]`` and ``requirements`` only, cached by their hash."""
+    digest = hashlib.sha256(wheel.read_bytes() + requirements.read_bytes() + extras.encode())
     venv = CACHE / digest.hexdigest()[:16]
     if (venv / ".ready").exists():
         return venv
-    if CACHE.exists():  # environments of earlier sources
-        for old in CACHE.iterdir():
-            shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(venv, ignore_errors=True)  # an install that did not finish
     CACHE.mkdir(parents=True, exist_ok=True)
     _run([sys.executable, "-m", "venv", str(venv)], cwd=CACHE, timeout=120, env=_user_env())
     pip = [
@@ -98,22 +95,44 @@ def clean_venv(wheel: Path) -> Path:
         "-q",
         "--disable-pip-version-check",
     ]
-    _run(
-        [*pip, f"{wheel}[{EXTRAS}]", "-r", str(requirements)],
-        cwd=CACHE,
-        timeout=600,
-        env=_user_env(),
-    )
+    wanted = f"{wheel}[{extras}]" if extras else str(wheel)
+    _run([*pip, wanted, "-r", str(requirements)], cwd=CACHE, timeout=600, env=_user_env())
     (venv / ".ready").touch()
     return venv
 
 
+def _prune(keep: set[Path]) -> None:
+    """Remove the environments of earlier sources."""
+    for old in CACHE.iterdir() if CACHE.exists() else ():
+        if old not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The clean virtualenv (built or taken from the cache)."""
-    wheel, build_output = build_wheel(tmp_path_factory.mktemp("wheel"))
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built from the sources as they are now."""
+    built, build_output = build_wheel(tmp_path_factory.mktemp("wheel"))
     assert "Deprecat" not in build_output, build_output  # setuptools warns about nothing
-    return clean_venv(wheel)
+    return built
+
+
+@pytest.fixture(scope="module")
+def venvs(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``user``: ``[testing,gevent]`` and the downstream project's requirements; ``bare``: a
+    user who forgot the extra (the wheel and pytest only)."""
+    bare_requirements = tmp_path_factory.mktemp("bare") / "requirements.txt"
+    bare_requirements.write_text("pytest\n")
+    found = {
+        "user": clean_venv(wheel, EXTRAS, DOWNSTREAM / "requirements.txt"),
+        "bare": clean_venv(wheel, "", bare_requirements),
+    }
+    _prune(set(found.values()))
+    return found
+
+
+@pytest.fixture(scope="module")
+def installed(venvs: dict[str, Path]) -> Path:
+    return venvs["user"]
 
 
 def test_the_wheel_installs_without_the_dev_extra(installed: Path, tmp_path: Path) -> None:
@@ -148,3 +167,27 @@ def test_the_downstream_project_passes_in_the_clean_venv(installed: Path, tmp_pa
         assert f"test_a_ticket_from_open_to_answer[{transport}]" in out, out
     assert "PASSED tests/test_desk.py::test_served_by_gevent" in out, out
     assert "PASSED tests/test_desk.py::test_every_agent_hears_every_post" in out, out
+
+
+def test_without_the_extra_fixtures_stay_and_errors_say_what_to_install(
+    venvs: dict[str, Path], tmp_path: Path
+) -> None:
+    project = tmp_path / "helpdesk-project"
+    shutil.copytree(DOWNSTREAM, project, ignore=shutil.ignore_patterns("__pycache__"))
+    python = str(venvs["bare"] / "bin" / "python")
+    listed = _run([python, "-m", "pytest", "--fixtures"], cwd=project, timeout=120, env=_user_env())
+    for fixture in ("socketio_client_factory", "socketio_swarm_factory", "socketio_fault_proxy"):
+        assert f"\n{fixture} " in listed, listed
+    proc = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_desk.py"],
+        cwd=project,
+        env=_user_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "flask_socketio_testing.Client needs requests, which is not installed" in out, out
+    assert "[testing]'" in out, out
