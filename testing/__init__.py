@@ -12,7 +12,16 @@ from typing import Any
 
 _EXPORTS = {
     "SocketIOTestClient": "flask_socketio_testing.inprocess",
-    "AckTimeoutError": "flask_socketio_testing.inprocess",
+    "SocketIOClient": "flask_socketio_testing.interface",
+    "ReceivedEvent": "flask_socketio_testing.interface",
+    "Transcript": "flask_socketio_testing.transcript",
+    "Inbox": "flask_socketio_testing.inbox",
+    "ClientError": "flask_socketio_testing.errors",
+    "NotConnectedError": "flask_socketio_testing.errors",
+    "ClientTimeoutError": "flask_socketio_testing.errors",
+    "AckTimeoutError": "flask_socketio_testing.errors",
+    "ReceiveTimeoutError": "flask_socketio_testing.errors",
+    "ExpectationError": "flask_socketio_testing.errors",
     "Client": "flask_socketio_testing.client",
     "Swarm": "flask_socketio_testing.swarm",
     "SwarmConnectStats": "flask_socketio_testing.swarm",

@@ -23,7 +23,8 @@ from socketio import exceptions as sio_exceptions
 from socketio import packet as sio_packet
 from urllib3.connectionpool import HTTPConnectionPool
 
-from .inprocess import AckTimeoutError, _ack_value, _event_dict
+from .errors import AckTimeoutError, ReceiveTimeoutError
+from .inprocess import _ack_value, _event_dict
 
 __all__ = ["Client", "AckTimeoutError"]
 
@@ -462,7 +463,7 @@ class Client:
         self._sio.emit(event, tuple(args), namespace=namespace, callback=on_ack)
         if not done.wait(timeout):
             self._log("ack-timeout", namespace, {"name": event, "timeout": timeout})
-            raise AckTimeoutError(f"no ack for {event!r} on {namespace} within {timeout} s")
+            raise AckTimeoutError(event, namespace, timeout)
         value = _ack_value(result[0])
         self._log("ack", namespace, {"name": event, "args": value})
         return value
@@ -516,7 +517,7 @@ class Client:
         """Remove and return the next event of ``namespace``, waiting up to ``timeout``."""
         namespace = namespace or self.namespace
         if not self._wait_for(lambda: bool(self._queues.get(namespace)), timeout):
-            raise TimeoutError(f"nothing received on {namespace} within {timeout} s")
+            raise ReceiveTimeoutError(namespace, timeout)
         with self._cond:
             return self._queues[namespace].pop(0)
 

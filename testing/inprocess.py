@@ -21,9 +21,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import socketio.exceptions
 from flask.testing import EnvironBuilder
 from socketio import packet as sio_packet
+
+from .errors import AckTimeoutError, NotConnectedError, ReceiveTimeoutError
 
 __all__ = ["SocketIOTestClient", "AckTimeoutError"]
 
@@ -32,10 +33,6 @@ Handler = Callable[..., Any]
 _MISSING = object()
 _EVENT_TYPES = (sio_packet.EVENT, sio_packet.BINARY_EVENT)
 _ACK_TYPES = (sio_packet.ACK, sio_packet.BINARY_ACK)
-
-
-class AckTimeoutError(socketio.exceptions.TimeoutError, TimeoutError):
-    """No reply in time; both python-socketio's ``TimeoutError`` and the built-in one."""
 
 
 def _ns(namespace: str | None) -> str:
@@ -212,7 +209,7 @@ class SocketIOTestClient:
         """Disconnect ``namespace``; the Engine.IO session ends with the last namespace."""
         namespace = _ns(namespace)
         if not self.is_connected(namespace):
-            raise RuntimeError("not connected")
+            raise NotConnectedError(namespace, "disconnect")
         self._send(self._packet_class(sio_packet.DISCONNECT, namespace=namespace))
         self.connected.pop(namespace, None)
         self._sids.pop(namespace, None)
@@ -243,7 +240,7 @@ class SocketIOTestClient:
         """
         namespace = namespace or "/"
         if not self.connected.get(namespace):
-            raise RuntimeError("not connected")
+            raise NotConnectedError(namespace, "emit")
         if not callback:
             self._send(self._packet_class(sio_packet.EVENT, [event, *args], namespace=namespace))
             return None
@@ -271,7 +268,7 @@ class SocketIOTestClient:
         """
         namespace = _ns(namespace)
         if not self.is_connected(namespace):
-            raise RuntimeError("not connected")
+            raise NotConnectedError(namespace, "call")
         key = self._send_with_ack(event, args, namespace)
         try:
             ack = self._wait(lambda: self._acks.pop(key, _MISSING), timeout)
@@ -279,7 +276,7 @@ class SocketIOTestClient:
             self._awaited_acks.discard(key)
             self._acks.pop(key, None)
         if ack is _MISSING:
-            raise AckTimeoutError(f"no ack for {event!r} on {namespace} within {timeout} s")
+            raise AckTimeoutError(event, namespace, timeout)
         return _ack_value(ack)
 
     def _send_with_ack(self, event: str, args: tuple, namespace: str) -> tuple[str, int]:
@@ -335,7 +332,7 @@ class SocketIOTestClient:
         """
         namespace = namespace or "/"
         if not self.connected.get(namespace):
-            raise RuntimeError("not connected")
+            raise NotConnectedError(namespace, "read events from")
         if self._cooperative:
             self.server.sleep(0)  # let started greenlets run before reading
         queue = self._queues.get(namespace)
@@ -360,7 +357,7 @@ class SocketIOTestClient:
 
         event = self._wait(next_event, timeout)
         if event is _MISSING:
-            raise AckTimeoutError(f"no event received on {namespace} within {timeout} s")
+            raise ReceiveTimeoutError(namespace, timeout)
         return event
 
     def expect(self, event: str, timeout: float = 1.0, namespace: str | None = None) -> Any:
