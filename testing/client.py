@@ -23,8 +23,9 @@ from socketio import exceptions as sio_exceptions
 from socketio import packet as sio_packet
 from urllib3.connectionpool import HTTPConnectionPool
 
+from .base import ack_value as _ack_value
+from .base import event_record as _event_dict
 from .errors import AckTimeoutError, ReceiveTimeoutError
-from .inprocess import _ack_value, _event_dict
 
 __all__ = ["Client", "AckTimeoutError"]
 
