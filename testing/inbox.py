@@ -160,7 +160,7 @@ class Inbox:
         if found is MISSING:
             seen = self.peek(namespace)
             raise ExpectationError(
-                f"expected event {event!r} on {namespace} within {timeout} s; "
+                f"expected {event!r} on {namespace} within {timeout} s; "
                 f"received instead: {describe_events(seen)}{self._elsewhere(namespace)}",
                 namespace,
                 list(seen),

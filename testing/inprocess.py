@@ -15,7 +15,7 @@ background tasks or other threads) are waited for with ``receive()`` and ``expec
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -301,9 +301,9 @@ class SocketIOTestClient(BaseClient):
             self._connect_errors.pop(namespace, None)
             self.transcript.log("connect", namespace, data.get("sid"))
         elif packet_type == sio_packet.CONNECT_ERROR:
-            error = pkt.data
-            if not isinstance(error, dict):  # servers before protocol v5 send a bare string
-                error = {"message": error}
+            data = pkt.data
+            # servers before protocol v5 send a bare string
+            error = cast(ConnectErrorPayload, data if isinstance(data, dict) else {"message": data})
             self._connect_errors[namespace] = error
             self.connected[namespace] = False
             self.transcript.log("connect_error", namespace, error)
