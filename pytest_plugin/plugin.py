@@ -18,7 +18,6 @@ from .fixtures import (  # noqa: F401 - fixtures are registered by being importa
     CLIENTS_KEY,
     RESOURCES_KEY,
     SERVER_LOGS_KEY,
-    TRANSPORTS,
     socketio,
     socketio_app_spec,
     socketio_client,
@@ -29,6 +28,7 @@ from .fixtures import (  # noqa: F401 - fixtures are registered by being importa
 )
 from .services import amqp_url, redis_url, socketio_channel  # noqa: F401
 from .transcript import format_transcript
+from .transports import selected_transports
 
 try:  # swarms and the fault proxy (flask_socketio_testing.swarm/faults)
     from .simulation import socketio_fault_proxy, socketio_swarm_factory  # noqa: F401
@@ -86,24 +86,6 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         config.addinivalue_line("markers", line)
     selected_transports(config)  # fail early on a bad option
-
-
-def selected_transports(config: pytest.Config) -> list[str]:
-    """The transports chosen by ``--socketio-transport`` or the ini option, in order."""
-    raw = config.getoption("socketio_transport") or config.getini("socketio_transport")
-    names: list[str] = []
-    for part in str(raw).replace(" ", "").split(","):
-        if not part:
-            continue
-        for name in TRANSPORTS if part == "all" else (part,):
-            if name not in TRANSPORTS:
-                raise pytest.UsageError(
-                    f"--socketio-transport: unknown transport {name!r}; use "
-                    f"{', '.join(TRANSPORTS)} or all"
-                )
-            if name not in names:
-                names.append(name)
-    return names or ["inprocess"]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
