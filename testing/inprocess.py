@@ -254,6 +254,8 @@ class SocketIOTestClient(BaseClient):
         encoded = pkt.encode()
         if isinstance(encoded, list):
             for part in encoded:
+                if type(part) is not str and type(part) is not bytes:
+                    part = bytes(part)  # a real transport hands the server bytes, never bytearray
                 self._receive(self._eio_sid, part)
         else:
             self._receive(self._eio_sid, encoded)
