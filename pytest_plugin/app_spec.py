@@ -94,9 +94,17 @@ def subprocess_pythonpath() -> str:
 
 
 def _app_fixture_function(request: pytest.FixtureRequest) -> Callable[..., Any] | None:
-    """The function behind the ``app`` fixture this test uses (None when pytest hides it)."""
-    info = getattr(request.node, "_fixtureinfo", None)  # pytest has no public lookup
-    defs = getattr(info, "name2fixturedefs", {}).get("app") if info is not None else None
+    """The function behind the ``app`` fixture this test sees (None when pytest hides it)."""
+    manager = request.config.pluginmanager.get_plugin("funcmanage")
+    if manager is None:
+        return None
+    try:
+        defs = manager.getfixturedefs("app", request.node)
+    except (AttributeError, TypeError):  # pytest 8.0 takes the node id
+        try:
+            defs = manager.getfixturedefs("app", request.node.nodeid)
+        except (AttributeError, TypeError):
+            defs = None
     if not defs:
         return None
     func = inspect.unwrap(getattr(defs[-1].func, "__func__", defs[-1].func))
