@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 PACKAGES = ("Flask", "Werkzeug", "python-socketio", "python-engineio", "gevent", "blinker")
+COUNTS = ("passed", "failed", "skipped", "xfailed")
 LOG_TAIL_LINES = 30
 _VERSIONS_SCRIPT = """
 import importlib.metadata as metadata, json, platform
@@ -44,20 +45,23 @@ def installed_versions(venv: Path) -> dict[str, str]:
 
 
 def junit_counts(report: Path) -> dict[str, float]:
-    """passed / failed / skipped counts and the time of a pytest JUnit report."""
+    """passed / failed / skipped / xfailed counts and the time of a pytest JUnit report."""
     root = ElementTree.parse(report).getroot()
     suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    total = {"tests": 0.0, "failures": 0.0, "errors": 0.0, "skipped": 0.0, "time": 0.0}
+    counts = dict.fromkeys((*COUNTS, "time"), 0.0)
     for suite in suites:
-        for key in total:
-            total[key] += float(suite.get(key, 0))
-    failed = total["failures"] + total["errors"]
-    return {
-        "passed": total["tests"] - failed - total["skipped"],
-        "failed": failed,
-        "skipped": total["skipped"],
-        "time": total["time"],
-    }
+        counts["time"] += float(suite.get("time", 0))
+        for case in suite.iter("testcase"):
+            skipped = case.find("skipped")
+            if case.find("failure") is not None or case.find("error") is not None:
+                counts["failed"] += 1
+            elif skipped is not None and skipped.get("type") == "pytest.xfail":
+                counts["xfailed"] += 1
+            elif skipped is not None:
+                counts["skipped"] += 1
+            else:
+                counts["passed"] += 1
+    return counts
 
 
 def read_code(path: Path) -> int | None:
@@ -72,7 +76,7 @@ def cell_row(results: Path, venv: Path, cell: str) -> tuple[list[str], str | Non
     """One table row for ``cell`` and, when it did not pass, why."""
     versions = installed_versions(venv)
     code = read_code(results / f"{cell}.rc")
-    counts = {"passed": 0.0, "failed": 0.0, "skipped": 0.0, "time": 0.0}
+    counts = dict.fromkeys((*COUNTS, "time"), 0.0)
     if (results / f"{cell}.xml").exists():
         counts = junit_counts(results / f"{cell}.xml")
     problem = None
@@ -86,14 +90,14 @@ def cell_row(results: Path, venv: Path, cell: str) -> tuple[list[str], str | Non
         problem = "blinker is installed: the low cells must run without it"
     row = [cell, versions.get("python", "?")]
     row += [versions.get(name, "?") for name in PACKAGES]
-    row += [f"{int(counts[key])}" for key in ("passed", "failed", "skipped")]
+    row += [f"{int(counts[key])}" for key in COUNTS]
     row += [f"{counts['time']:.1f}s", "ok" if problem is None else "FAILED"]
     return row, problem
 
 
 def render(rows: list[list[str]]) -> str:
     """A plain-text table with aligned columns."""
-    header = ["cell", "python", *PACKAGES, "passed", "failed", "skipped", "time", "result"]
+    header = ["cell", "python", *PACKAGES, *COUNTS, "time", "result"]
     table = [header, *rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = [
