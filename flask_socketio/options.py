@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from typing import Any
 
 import flask
@@ -27,22 +28,20 @@ OWN_OPTIONS = ("message_queue", "channel", "manage_session", "path", "resource")
 def _flask_safe_json(app: flask.Flask | None) -> Any:
     """Wrap ``flask.json`` so dumps/loads always run inside the app context they need."""
 
-    class FlaskSafeJSON:
-        @staticmethod
-        def dumps(*args: Any, **kwargs: Any) -> str:
+    def in_app_context(function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
             if app is None or flask.has_app_context():
-                return flask_json.dumps(*args, **kwargs)
+                return function(*args, **kwargs)
             with app.app_context():
-                return flask_json.dumps(*args, **kwargs)
+                return function(*args, **kwargs)
 
-        @staticmethod
-        def loads(*args: Any, **kwargs: Any) -> Any:
-            if app is None or flask.has_app_context():
-                return flask_json.loads(*args, **kwargs)
-            with app.app_context():
-                return flask_json.loads(*args, **kwargs)
+        return staticmethod(call)
 
-    return FlaskSafeJSON
+    return type(
+        "FlaskSafeJSON",
+        (),
+        {"dumps": in_app_context(flask_json.dumps), "loads": in_app_context(flask_json.loads)},
+    )
 
 
 def _check_async_mode(mode: str | None) -> None:
