@@ -113,10 +113,14 @@ matrix_level = $(firstword $(subst -, ,$(1)))
 # the stamps of pattern-built virtualenvs are kept (make would delete them as intermediate files)
 .PRECIOUS: $(MATRIX_VENV)-%/.installed
 
+# pip's output goes to build/matrix/CELL.install.log and is shown only when the install fails
 $(MATRIX_VENV)-%/.installed: pyproject.toml tests/compat/cells.py
 	rm -rf $(MATRIX_VENV)-$*
+	@mkdir -p $(MATRIX_DIR)
 	$(MATRIX_PYTHON_$(call matrix_level,$*)) -m venv $(MATRIX_VENV)-$*
-	set -f; $(MATRIX_VENV)-$*/bin/pip install -q $$($(PYTHON) tests/compat/cells.py $*)
+	@echo "matrix cell $*: installing $$($(PYTHON) tests/compat/cells.py $* | tr '\n' ' ')"
+	@set -f; $(MATRIX_VENV)-$*/bin/pip install -q $$($(PYTHON) tests/compat/cells.py $*) \
+	  > $(MATRIX_DIR)/$*.install.log 2>&1 || { cat $(MATRIX_DIR)/$*.install.log; exit 1; }
 	touch $@
 
 # a cell records pytest's exit code instead of failing, so every cell runs and the table is whole
