@@ -137,6 +137,8 @@ MISSING = {
     "test client attribute callback_counter": "upstream: the count of acks requested",
     "test client class attribute clients": "upstream: SocketIOTestClient.clients, every live "
     "client by Engine.IO sid",
+    "server_options without the extension's own options": "upstream: init_app pops "
+    "manage_session, channel, path and resource, leaving python-socketio's options only",
     "SocketIOTestClient in dir(flask_socketio)": "upstream: a plain import; here loaded lazily "
     "by the module's __getattr__, which dir() does not list",
 }
@@ -319,6 +321,27 @@ def test_socketio_attributes_after_init_app():
     assert socketio.wsgi_server is None  # set by run()
     held = socketio.server.handlers["/chat"]["ping"]
     assert inspect.unwrap(held) is ping  # functools.wraps leads back to the registered function
+
+
+@pytest.mark.parametrize("what", [missing("server_options without the extension's own options")])
+def test_server_options_hold_python_socketio_options_after_init_app(what):
+    # code that builds its own server does socketio.Server(**extension.server_options)
+    app, socketio = make_app(path="/ws", channel="c", manage_session=False, ping_timeout=7)
+    assert socketio.server_options == {"async_mode": socketio.async_mode, "ping_timeout": 7}
+
+
+def test_decorators_return_the_function_they_register():
+    app, socketio = make_app()
+
+    def handler(data=None):
+        return data
+
+    assert socketio.on("a")(handler) is handler
+    assert socketio.event(handler) is handler
+    assert socketio.event(namespace="/n")(handler) is handler
+    assert socketio.on_error()(handler) is handler
+    assert socketio.on_error_default(handler) is handler
+    assert socketio.on_event("b", handler) is None
 
 
 def test_namespace_attributes_and_inherited_helpers_reach_the_server():
