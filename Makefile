@@ -15,7 +15,7 @@ PORT ?= 5000
 export CHROMIUM_PATH
 
 .PHONY: help run test setup setup-python setup-node setup-chromium test-python test-nogevent \
-        test-e2e test-load-smoke bench lint clean
+        test-e2e test-load-smoke test-install bench lint clean
 
 help:
 	@echo "make run    - start the demo chat on http://127.0.0.1:$(PORT)"
@@ -71,16 +71,18 @@ run: setup-python examples/chat/node_modules/.installed
 	PORT=$(PORT) $(PY) examples/chat/app.py
 
 test: setup
-	$(MAKE) test-python test-matrix test-e2e test-load-smoke
+	$(MAKE) test-python test-matrix test-e2e test-load-smoke test-install
 
 # -- the parts of `make test` --------------------------------------------------------------------
 
-# client-behaviour tests run in-process, over polling and over websocket; the Locust smoke run
-# needs the machine to itself, so it runs on its own afterwards
+# client-behaviour tests run in-process, over polling and over websocket; the Locust runs (several
+# processes each) and the wheel install need the machine to themselves, so they run afterwards
+LOAD_TESTS := tests/test_load_smoke.py tests/test_load_other_app.py tests/test_load_distributed.py
+INSTALL_TESTS := tests/test_install_wheel.py
+
 test-python:
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q --socketio-transport=all \
-	  --ignore=tests/test_load_smoke.py --ignore=tests/test_load_other_app.py \
-	  --ignore=tests/test_load_distributed.py $(PYTEST_ARGS)
+	  $(foreach t,$(LOAD_TESTS) $(INSTALL_TESTS),--ignore=$(t)) $(PYTEST_ARGS)
 	$(PY) -m pytest -q build/upstream/test_socketio.py
 
 test-nogevent:
@@ -91,8 +93,11 @@ test-e2e:
 	cd e2e && npx playwright test
 
 test-load-smoke:
-	$(PY) -m pytest -q tests/test_load_smoke.py tests/test_load_other_app.py \
-	  tests/test_load_distributed.py
+	$(PY) -m pytest -q $(LOAD_TESTS)
+
+# the built wheel in a clean virtualenv, as a user installs it
+test-install:
+	$(PY) -m pytest -q $(INSTALL_TESTS)
 
 # -- compatibility matrix ------------------------------------------------------------------------
 # Cells: the lowest and the highest supported versions, each with and without gevent, every cell a
@@ -111,18 +116,24 @@ MATRIX_PYTHON_low ?= $(call find_python,3.10)
 MATRIX_PYTHON_high ?= $(call find_python,3.13)
 matrix_level = $(firstword $(subst -, ,$(1)))
 
-.PHONY: test-matrix matrix-cells matrix-stubtest
-# the stamps of pattern-built virtualenvs are kept (make would delete them as intermediate files)
-.PRECIOUS: $(MATRIX_VENV)-%/.installed
+.PHONY: test-matrix matrix-cells matrix-stubtest FORCE
+# the stamps and requirements files are kept (make would delete them as intermediate files)
+.PRECIOUS: $(MATRIX_VENV)-%/.installed $(MATRIX_DIR)/%.requirements
+FORCE:
+
+# a cell's requirements file is rewritten only when its text changes (that rebuilds the cell)
+$(MATRIX_DIR)/%.requirements: FORCE
+	@mkdir -p $(MATRIX_DIR)
+	@$(PYTHON) tests/compat/cells.py $* > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
 # pip's output goes to build/matrix/CELL.install.log and is shown only when the install fails
-$(MATRIX_VENV)-%/.installed: pyproject.toml tests/compat/cells.py
+$(MATRIX_VENV)-%/.installed: $(MATRIX_DIR)/%.requirements
 	rm -rf $(MATRIX_VENV)-$*
-	@mkdir -p $(MATRIX_DIR)
 	$(MATRIX_PYTHON_$(call matrix_level,$*)) -m venv $(MATRIX_VENV)-$*
-	@echo "matrix cell $*: installing $$($(PYTHON) tests/compat/cells.py $* | tr '\n' ' ')"
-	@set -f; $(MATRIX_VENV)-$*/bin/pip install -q $$($(PYTHON) tests/compat/cells.py $*) \
-	  > $(MATRIX_DIR)/$*.install.log 2>&1 || { cat $(MATRIX_DIR)/$*.install.log; exit 1; }
+	@echo "matrix cell $*: installing" $$(grep -v '^#' $<)
+	@$(MATRIX_VENV)-$*/bin/pip install -q -r $< > $(MATRIX_DIR)/$*.install.log 2>&1 \
+	  || { cat $(MATRIX_DIR)/$*.install.log; exit 1; }
 	touch $@
 
 # a cell records pytest's exit code instead of failing, so every cell runs and the table is whole

@@ -7,7 +7,6 @@ plugin then checks that nothing was left behind and fails the test naming what l
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from .live_server import LiveServer, LiveServerError, ProcessLiveServer, ThreadLiveServer
 from .transcript import RecordingClient
+from .transports import NETWORK_TRANSPORTS, TRANSPORTS, selected_transports
 
 if TYPE_CHECKING:  # network clients need requests and websocket-client: imported when used
     from flask_socketio_testing.client import Client
@@ -35,8 +35,6 @@ __all__ = [
     "RESOURCES_KEY",
 ]
 
-TRANSPORTS = ("inprocess", "polling", "websocket")
-NETWORK_TRANSPORTS = ("polling", "websocket")
 
 #: per test: the clients to transcribe on failure, as (label, client)
 CLIENTS_KEY = pytest.StashKey[list]()
@@ -90,8 +88,6 @@ def socketio_transport(request: pytest.FixtureRequest) -> str:
     param = getattr(request, "param", None)
     if param is not None:
         return param
-    from .plugin import selected_transports
-
     transport = selected_transports(request.config)[0]
     marker = request.node.get_closest_marker("socketio_transports")
     if marker is not None and transport not in marker.args:
@@ -120,9 +116,6 @@ def make_live_server(
     )
     if in_thread:
         return ThreadLiveServer(app, socketio)
-    needed = mode or current
-    if needed in ("gevent", "eventlet") and importlib.util.find_spec(needed) is None:
-        pytest.skip(f"{needed} is not installed")
     if not app_spec:
         raise LiveServerError(
             f"a {mode or current} live server runs in a subprocess, which needs the app as an "

@@ -17,13 +17,19 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
 import socketio
 from socketio import exceptions as sio_exceptions
 from socketio import packet as sio_packet
-from urllib3.connectionpool import HTTPConnectionPool
 
+from ._optional import missing_package
 from .inprocess import AckTimeoutError, _ack_value, _event_dict
+
+try:
+    import requests
+    import websocket  # noqa: F401 - python-socketio's WebSocket transport (websocket-client)
+    from urllib3.connectionpool import HTTPConnectionPool
+except ImportError as exc:
+    raise missing_package(exc, extra="testing", needed_by="flask_socketio_testing.Client") from exc
 
 __all__ = ["Client", "AckTimeoutError"]
 

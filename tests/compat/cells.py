@@ -5,7 +5,9 @@ runtime dependency to the floor that pyproject.toml states (``name==floor``), so
 tested rather than guessed; high cells pin nothing, and pip takes the newest release the stated
 ranges allow. ``-gevent`` adds the ``gevent`` extra (at its floors in a low cell).
 
-``python tests/compat/cells.py CELL`` prints the pip arguments for CELL, one per line.
+``python tests/compat/cells.py CELL`` prints the pip requirements file of CELL; the Makefile
+rewrites ``build/matrix/CELL.requirements`` only when that text changes, so a cell is rebuilt
+when what it installs changes, not on every edit of pyproject.toml.
 """
 
 from __future__ import annotations
@@ -58,21 +60,24 @@ def floor_pin(requirement: str) -> str:
 
 
 def cell_requirements(cell: str, project: dict) -> list[str]:
-    """The pip arguments that build the virtualenv of ``cell``."""
+    """The lines of the pip requirements file that builds the virtualenv of ``cell``."""
     level, _, variant = cell.partition("-")
     if level not in LEVELS or variant not in ("", "gevent"):
         raise ValueError(f"unknown cell {cell!r}: expected low, low-gevent, high or high-gevent")
     extras = ["gevent"] if variant else []
-    arguments = ["-e", f".[{','.join(extras)}]" if extras else "."]
+    requirements = list(project["dependencies"])
+    for extra in extras:
+        requirements += project["optional-dependencies"][extra]
+    lines = [f"# matrix cell {cell}, from pyproject.toml (tests/compat/cells.py)"]
+    lines.append("-e " + (f".[{','.join(extras)}]" if extras else "."))
     if level == "low":
-        requirements = list(project["dependencies"])
-        for extra in extras:
-            requirements += project["optional-dependencies"][extra]
-        arguments += [floor_pin(requirement) for requirement in requirements]
-    arguments += TEST_REQUIREMENTS
+        lines += [floor_pin(requirement) for requirement in requirements]
+    else:  # the stated ranges, repeated so that a change of range rebuilds the cell
+        lines += requirements
+    lines += TEST_REQUIREMENTS
     if cell == STUBTEST_CELL:
-        arguments += STUBTEST_REQUIREMENTS
-    return arguments
+        lines += STUBTEST_REQUIREMENTS
+    return lines
 
 
 def main(argv: list[str]) -> int:
@@ -80,11 +85,11 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        arguments = cell_requirements(argv[0], load_project())
+        lines = cell_requirements(argv[0], load_project())
     except (ValueError, KeyError) as exc:
         print(f"cells.py: {exc}", file=sys.stderr)
         return 2
-    print("\n".join(arguments))
+    print("\n".join(lines))
     return 0
 
 
