@@ -7,7 +7,7 @@ here with the same name, kind, position and default, and every parameter upstrea
 optional, so any call that binds upstream's signature binds ours.
 
 What upstream has and this package lacks on purpose is listed in ``NOT_REEXPORTED``; what it
-lacks today is marked ``MISSING`` (a strict xfail: when it appears, the mark must go).
+lacks today fails here.
 """
 
 from __future__ import annotations
@@ -128,21 +128,6 @@ TEST_CLIENT_METHODS = {
 EMIT_KEYWORDS = ("namespace", "to", "room", "include_self", "skip_sid", "callback")
 CONTEXT_EMIT_KEYWORDS = (*EMIT_KEYWORDS, "broadcast", "ignore_queue")
 CONTEXT_SEND_KEYWORDS = (*CONTEXT_EMIT_KEYWORDS, "json")
-
-# what upstream has and this package lacks today (reported; a strict xfail flips when fixed)
-MISSING = {
-    "test client attribute queue": "upstream: the list of received packets (code calls "
-    "client.queue.clear())",
-    "test client attribute acks": "upstream: the last ack received ({'args', 'namespace'})",
-    "test client attribute callback_counter": "upstream: the count of acks requested",
-    "test client class attribute clients": "upstream: SocketIOTestClient.clients, every live "
-    "client by Engine.IO sid",
-}
-
-
-def missing(what: str) -> Any:
-    """A strict xfail for a difference from upstream that is known and reported."""
-    return pytest.param(what, marks=pytest.mark.xfail(reason=MISSING[what], strict=True))
 
 
 def upstream_signature(text: str) -> inspect.Signature:
@@ -375,27 +360,25 @@ def test_test_client_attributes():
     assert client.connected == {"/": True}
 
 
-@pytest.mark.parametrize(
-    "what",
-    [
-        missing("test client attribute queue"),
-        missing("test client attribute acks"),
-        missing("test client attribute callback_counter"),
-        missing("test client class attribute clients"),
-    ],
-)
-def test_test_client_attributes_upstream_code_reads(what):
+def test_test_client_attributes_upstream_code_reads():
     app, socketio = make_app()
+
+    @socketio.on("ping")
+    def ping(data):
+        socketio.emit("pong", data)
+        return data
+
     client = socketio.test_client(app)
-    name = what.split()[-1]
-    if name == "clients":
-        assert type(client).clients[client.eio_sid] is client
-    elif name == "queue":
-        assert client.queue == []
-    elif name == "acks":
-        assert client.acks is None
-    else:
-        assert client.callback_counter == 0
+    assert type(client).clients[client.eio_sid] is client
+    assert client.queue == [] and client.acks is None and client.callback_counter == 0
+    assert client.emit("ping", 1, callback=True) == 1
+    assert client.acks == {"args": [1], "namespace": "/"}
+    assert client.callback_counter == 1
+    assert [event["name"] for event in client.queue] == ["pong"]
+    client.queue.clear()  # public suites do this: the events are gone for good
+    assert client.get_received() == []
+    client.close()  # upstream keeps closed clients listed for good; here they leave
+    assert client.eio_sid not in type(client).clients
 
 
 # -- keywords upstream's **kwargs functions read -----------------------------------------------
