@@ -63,7 +63,7 @@ examples/chat/node_modules/.installed: examples/chat/package.json examples/chat/
 
 setup-node: e2e/node_modules/.installed examples/chat/node_modules/.installed
 
-setup: setup-python build/upstream/test_socketio.py $(NOGEVENT_VENV)/.installed setup-chromium setup-node
+setup: setup-python build/upstream/test_socketio.py setup-chromium setup-node
 
 # -- the two commands ----------------------------------------------------------------------------
 
@@ -85,7 +85,7 @@ test-python:
 	  $(foreach t,$(LOAD_TESTS) $(INSTALL_TESTS),--ignore=$(t)) $(PYTEST_ARGS)
 	$(PY) -m pytest -q build/upstream/test_socketio.py
 
-test-nogevent:
+test-nogevent: $(NOGEVENT_VENV)/.installed build/upstream/test_socketio.py
 	$(NOGEVENT_VENV)/bin/python -m pytest -q -p no:flask_socketio --noconftest \
 	  build/upstream/test_socketio.py tests/test_core_*.py
 
