@@ -20,6 +20,7 @@ from typing import Any
 
 import gevent
 from flask import Blueprint, Flask, Response, abort, jsonify, request, session
+from flask_socketio_testing.e2e.harness import mount_harness
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 from geventwebsocket.handler import WebSocketHandler
@@ -32,7 +33,6 @@ from flask_socketio import (
     join_room,
     leave_room,
 )
-from flask_socketio_testing.e2e.harness import mount_harness
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"

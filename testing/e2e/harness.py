@@ -88,15 +88,16 @@ def harness_blueprint(node_modules: str | os.PathLike[str]) -> Blueprint:
                 f"{URL_PREFIX}/msgpack-parser.js",
             ]
         scripts.append(f"{URL_PREFIX}/harness.js")
+        loaded = json.dumps({"package": client, "version": clients[client]})
         tags = "\n".join(f'  <script src="{src}"></script>' for src in scripts)
         return (
             '<!doctype html>\n<html lang="en">\n<head>\n  <meta charset="utf-8">\n'
             f"  <title>Socket.IO harness ({name}@{escape(clients[client])})</title>\n"
             '  <link rel="icon" href="data:,">\n'
             f"{tags}\n"
-            f"  <script>harness.client = {json.dumps({'package': client, 'version': clients[client]})};</script>\n"
+            f"  <script>harness.client = {loaded};</script>\n"
             "</head>\n<body>\n"
-            f"  <p>client: <code id=\"client\">{name}@{escape(clients[client])}</code></p>\n"
+            f'  <p>client: <code id="client">{name}@{escape(clients[client])}</code></p>\n'
             '  <pre id="log"></pre>\n</body>\n</html>\n'
         )
 

@@ -54,10 +54,14 @@ class ProjectSettings:
 
 def template_text(name: str) -> str:
     """One shipped project file."""
-    return resources.files("flask_socketio_testing.e2e").joinpath("project", name).read_text("utf-8")
+    return (
+        resources.files("flask_socketio_testing.e2e").joinpath("project", name).read_text("utf-8")
+    )
 
 
-def write_project(directory: str | os.PathLike[str], settings: ProjectSettings, force: bool = False) -> list[Path]:
+def write_project(
+    directory: str | os.PathLike[str], settings: ProjectSettings, force: bool = False
+) -> list[Path]:
     """Write the project into ``directory`` (created if needed); returns the files written.
 
     Refuses (``ProjectExistsError``, nothing written) when a file would be overwritten, unless
