@@ -54,9 +54,7 @@ class ProjectSettings:
 
 def template_text(name: str) -> str:
     """One shipped project file."""
-    return (
-        resources.files("flask_socketio_testing.e2e").joinpath("project", name).read_text("utf-8")
-    )
+    return (resources.files("flask_socketio_testing.e2e") / "project" / name).read_text("utf-8")
 
 
 def write_project(
