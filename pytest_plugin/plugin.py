@@ -35,6 +35,8 @@ try:  # swarms and the fault proxy (flask_socketio_testing.swarm/faults)
 except ImportError:  # pragma: no cover - simulation module not available
     pass
 
+pytest_plugins = ["pytest_flask_socketio.browser"]  # socketio_page (pytest-playwright)
+
 CLIENT_FIXTURES = ("socketio_client", "socketio_client_factory", "socketio_transport")
 THREADS_KEY = pytest.StashKey[set]()
 LEAK_GRACE = 3.0
