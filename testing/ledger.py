@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .stamp import read_stamp, stamp_payload
+from .stamp import find_stamp, stamp_payload
 
 __all__ = ["DeliveryLedger", "DeliveryReport"]
 
@@ -68,6 +68,28 @@ class DeliveryReport:
     def ok(self) -> bool:
         """True when nothing is missing, duplicated, misdelivered or out of order."""
         return not (self.missing or self.duplicated or self.misdelivered or self.out_of_order)
+
+    def assert_ok(self) -> DeliveryReport:
+        """Raise ``AssertionError`` saying what went wrong unless the report is :attr:`ok`.
+
+        The message counts each kind of problem with examples (client/message ids) and ends with
+        the whole report. Returns the report, so ``ledger.verify().assert_ok().p50`` reads well.
+        """
+        if self.ok:
+            return self
+        problems = []
+        for name in ("missing", "duplicated", "misdelivered", "out_of_order"):
+            items = getattr(self, name)
+            if items:
+                shown = ", ".join("/".join(str(p) for p in item) for item in items[:_SHOW])
+                more = f" and {len(items) - _SHOW} more" if len(items) > _SHOW else ""
+                problems.append(f"{len(items)} {name.replace('_', ' ')} ({shown}{more})")
+        raise AssertionError(
+            f"{self.delivered} of {self.expected} expected deliveries arrived; "
+            + "; ".join(problems)
+            + "\n"
+            + str(self)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Counts, percentiles and a few examples of each problem, JSON-serialisable."""
@@ -260,10 +282,11 @@ class DeliveryLedger:
     ) -> dict[str, Any] | None:
         """Record that ``client_id`` received ``payload``; returns its stamp (None if unstamped).
 
-        ``receive_time`` defaults to ``time.time()`` now. Unstamped payloads are ignored.
+        ``receive_time`` defaults to ``time.time()`` now. The stamp may sit anywhere in the payload
+        (:func:`~flask_socketio_testing.stamp.find_stamp`); unstamped payloads are ignored.
         """
         now = time.time() if receive_time is None else receive_time
-        stamp = read_stamp(payload)
+        stamp = find_stamp(payload)
         if stamp is None:
             return None
         cid = self.client_id(client_id)
