@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .stamp import find_stamp, stamp_payload
+from .stamp import STAMP_KEY, find_stamp, stamp_payload
 
 __all__ = ["DeliveryLedger", "DeliveryReport"]
 
@@ -314,8 +314,10 @@ class DeliveryLedger:
         """Record every arrival of ``event`` at each client, with its receive time.
 
         A client is anything with ``on(event, handler)`` (the in-process test client and the
-        network :class:`~flask_socketio_testing.Client`). Attached clients are the default
-        recipients of :meth:`stamp`.
+        network :class:`~flask_socketio_testing.Client`); a client with
+        ``on_stamp(event, fn(stamp, receive_time))`` (light swarm clients, clients in worker
+        processes) hands over only the stamp and its own receive time. Attached clients are the
+        default recipients of :meth:`stamp`.
         """
         for client in clients:
             cid = self.client_id(client)
@@ -325,6 +327,17 @@ class DeliveryLedger:
                     f"{client!r} has no on(event, handler); record its arrivals with "
                     "ledger.record_arrival(client_id, payload) instead"
                 )
+
+            on_stamp = getattr(client, "on_stamp", None)
+            if on_stamp is not None:  # the client finds the stamp and times the arrival itself
+
+                def record(stamp: dict[str, Any], when: float, _cid: str = cid) -> None:
+                    self.record_arrival(_cid, {STAMP_KEY: stamp}, when)
+
+                on_stamp(event, record, namespace=namespace)
+                with self._lock:
+                    self._attached.add(cid)
+                continue
 
             def handler(*args: Any, _cid: str = cid) -> None:
                 self.record_arrival(_cid, list(args), time.time())

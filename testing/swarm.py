@@ -1,9 +1,11 @@
 """Swarms: many clients of one app, connected concurrently, watched through reconnections.
 
-``Swarm(url, 500)`` builds 500 network :class:`~flask_socketio_testing.Client` objects (one
-python-socketio client each: two threads per websocket client, or two greenlets in a
-gevent-patched process); ``Swarm(app, 50)`` builds in-process test clients instead. ``connect()``
-connects them through a bounded pool of workers and returns :class:`SwarmConnectStats`. After a
+``Swarm(url, 3000)`` builds 3,000 light network clients (:mod:`flask_socketio_testing.light`:
+python-socketio ``AsyncClient`` objects sharing one asyncio loop in one thread and one HTTP
+session); ``engine="client"`` builds one :class:`~flask_socketio_testing.Client` each instead (two
+threads per websocket client; the default in a gevent-patched process, where they are greenlets).
+``Swarm(app, 50)`` builds in-process test clients. ``connect()`` connects them, ``concurrency`` at
+a time, and returns :class:`SwarmConnectStats`. After a
 network cut or a server restart, :meth:`Swarm.wait_reconnected` returns a
 :class:`SwarmReconnectReport`: how long until every client was back, and (given a ledger) which
 messages each client lost while it was gone.
@@ -20,6 +22,18 @@ from typing import Any
 
 from .client import Client
 from .ledger import DeliveryLedger, _percentile
+
+ENGINES = ("light", "client")
+
+
+def _default_engine() -> str:
+    """``light``, except in a gevent-patched process (asyncio and gevent do not share a thread)."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return "light"
+    return "client" if monkey.is_module_patched("socket") else "light"
+
 
 __all__ = ["Swarm", "SwarmConnectStats", "SwarmReconnectReport"]
 
@@ -198,6 +212,8 @@ class Swarm:
     :class:`~flask_socketio_testing.FaultProxy` ``url``) or a Flask app (in-process test clients;
     its ``SocketIO`` is ``app.extensions['socketio']``). ``auth`` is a dict or a callable
     ``index -> dict``. Clients are named ``<name>-<index>``, which is also their ledger id.
+    ``engine`` picks the network clients (``"light"`` or ``"client"``, see the module docstring);
+    ``inbox`` is how many received events each light client keeps for ``receive``/``expect``.
     Use as a context manager, or call :meth:`disconnect`: no client thread outlives it.
     """
 
@@ -214,10 +230,15 @@ class Swarm:
         connect_timeout: float = 10.0,
         reconnection: bool = True,
         name: str = "swarm",
+        engine: str | None = None,
+        inbox: int = 100,
         **client_kwargs: Any,
     ) -> None:
         if size < 0:
             raise ValueError("size must be >= 0")
+        engine = engine or _default_engine()
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
         self.target = target
         self.size = size
         self.transport = transport
@@ -229,16 +250,21 @@ class Swarm:
         self.reconnection = reconnection
         self.name = name
         self.inprocess = not isinstance(target, str)
+        self.engine = "inprocess" if self.inprocess else engine
+        self.inbox = inbox
+        self._loop: Any = None
         self.connect_stats: SwarmConnectStats | None = None
         self.last_reconnect: SwarmReconnectReport | None = None
         self._cond = threading.Condition()
         self._tracks = [_Track() for _ in range(size)]
         self._checkpoint = time.time()
         self.clients: list[Any] = []
-        if not self.inprocess:
+        if self.engine == "light":
+            self.clients = self._make_light_clients(client_kwargs)
+        elif not self.inprocess:
             self.clients = [self._make_network_client(i, client_kwargs) for i in range(size)]
         else:
-            self._socketio = getattr(target, "extensions", {}).get("socketio")
+            self._socketio: Any = getattr(target, "extensions", {}).get("socketio")
             if self._socketio is None:
                 raise TypeError(
                     "Swarm target must be a live server URL or a Flask app with a SocketIO "
@@ -264,6 +290,41 @@ class Swarm:
             name=f"{self.name}-{index}",
             **extra,
         )
+
+    def _make_light_clients(self, extra: dict[str, Any]) -> list[Any]:
+        from .light import LightClient, LightLoop
+
+        self._loop = LightLoop(self.name)
+        return [
+            LightClient(
+                self._loop,
+                self.target,
+                index=i,
+                transport=self.transport,
+                namespace=self.namespace,
+                auth=self._auth_for(i),
+                headers=self.headers,
+                reconnection=self.reconnection,
+                connect_timeout=self.connect_timeout,
+                name=f"{self.name}-{i}",
+                inbox=self.inbox,
+                cond=self._cond,
+                on_state=self._note,
+                **extra,
+            )
+            for i in range(self.size)
+        ]
+
+    def _connect_light(
+        self, indices: list[int], timeout: float
+    ) -> tuple[dict[int, float], dict[int, str]]:
+        from .light import connect_all
+
+        if self._loop is None or not self._loop.running:
+            raise RuntimeError(f"{self!r} was disconnected; build a new swarm")
+        coro = connect_all(self.clients, indices, self.concurrency, timeout)
+        result: tuple[dict[int, float], dict[int, str]] = self._loop.run(coro, timeout + 15.0)
+        return result
 
     def _connect_one(self, index: int) -> None:
         if self.inprocess:
@@ -350,7 +411,10 @@ class Swarm:
             rounds = -(-self.size // self.concurrency) if self.size else 1
             timeout = max(30.0, rounds * self.connect_timeout)
         t0 = time.perf_counter()
-        times, errors = self._run_pool(self._connect_one, list(range(self.size)), timeout)
+        if self.engine == "light":
+            times, errors = self._connect_light(list(range(self.size)), timeout)
+        else:
+            times, errors = self._run_pool(self._connect_one, list(range(self.size)), timeout)
         total = time.perf_counter() - t0
         values = sorted(times.values())
         self.connect_stats = SwarmConnectStats(
@@ -466,6 +530,9 @@ class Swarm:
 
     def disconnect(self, timeout: float = 30.0) -> None:
         """Disconnect every client (stopping reconnection) and release them; bounded in time."""
+        if self.engine == "light":
+            self._disconnect_light(timeout)
+            return
         indices = [i for i, c in enumerate(self.clients) if c is not None]
 
         def job(i: int) -> None:
@@ -478,6 +545,18 @@ class Swarm:
 
         self._run_pool(job, indices, timeout)
 
+    def _disconnect_light(self, timeout: float) -> None:
+        from .light import stop_all
+
+        loop = self._loop
+        if loop is None or not loop.running:
+            return
+        try:
+            loop.run(stop_all(self.clients, self.concurrency), timeout)
+        except Exception:  # noqa: BLE001 - closing the loop cancels what is left
+            pass
+        loop.close(timeout=10.0)
+
     def leaks(self, timeout: float = 5.0) -> list[str]:
         """Client threads (greenlets when patched) still alive, after waiting up to ``timeout``.
 
@@ -485,6 +564,13 @@ class Swarm:
         leaves any behind.
         """
         deadline = time.monotonic() + timeout
+        while self.engine == "light":
+            alive = [leak for client in self.clients for leak in client.leaks()]
+            if self._loop is not None and self._loop.running:
+                alive.append(f"{self.name}: event loop thread {self._loop.thread!r}")
+            if not alive or time.monotonic() >= deadline:
+                return alive
+            time.sleep(0.05)
         while True:
             alive = []
             for i, client in enumerate(self.clients):
@@ -520,5 +606,5 @@ class Swarm:
         self.disconnect()
 
     def __repr__(self) -> str:
-        kind = "in-process" if self.inprocess else f"{self.transport} {self.target}"
+        kind = "in-process" if self.inprocess else f"{self.engine} {self.transport} {self.target}"
         return f"<Swarm {self.name} size={self.size} {kind}>"
