@@ -9,12 +9,14 @@ so that a new python-socketio release has one place to be checked against. What 
   is what the per-frame timeout was for;
 * every client shares the loop's ``aiohttp.ClientSession`` (one connector, no per-client session)
   and the session outlives the clients (python-engineio would close it when a client is freed);
-* events go to the owner's ``dispatch(event, namespace, args)`` on the loop thread.
+* events go to the owner's ``dispatch(event, namespace, args)`` on the loop thread;
+* one packet codec for all of them, with stdlib ``json``'s C decoder.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -39,6 +41,17 @@ T = TypeVar("T")
 # python-socketio encodes a plain event as "2" + optional namespace + JSON; those are the frames
 # handled inline (connect, disconnect, acks and binary keep python-engineio's own path)
 _EVENT_PREFIX = "42"
+
+
+class _SwarmPacket(socketio.packet.Packet):
+    """The swarm's one Socket.IO packet codec: stdlib ``json`` as is.
+
+    python-engineio's json wrapper adds a Python ``parse_int`` hook, so every decode builds a new
+    decoder; a subclass (not ``AsyncClient(json=...)``, which patches the shared ``Packet``
+    class, servers included) gives swarm clients the C decoder without touching anyone else.
+    """
+
+    json = json
 
 
 class Owner(Protocol):
@@ -309,7 +322,13 @@ class LightLoop:
 
     def new_client(self, owner: Owner, **kwargs: Any) -> LightSocketIO:
         """A python-socketio ``AsyncClient`` on this loop's shared session."""
-        sio = LightSocketIO(owner, http_session=self.session, handle_sigint=False, **kwargs)
+        sio = LightSocketIO(
+            owner,
+            http_session=self.session,
+            handle_sigint=False,
+            serializer=_SwarmPacket,
+            **kwargs,
+        )
         self.clients.append(sio)
         return sio
 

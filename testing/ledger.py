@@ -20,9 +20,10 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from .stamp import STAMP_KEY, find_stamp, stamp_payload
+from .stamp import find_stamp, stamp_payload
 
 __all__ = ["DeliveryLedger", "DeliveryReport"]
 
@@ -182,6 +183,7 @@ class DeliveryLedger:
         # msg_id -> expected recipients not yet reached; index of each incomplete message
         self._pending: dict[str, int] = {}
         self._incomplete: set[int] = set()
+        self._last_arrival: float | None = None
 
     # -- identities -------------------------------------------------------------------------
 
@@ -289,6 +291,16 @@ class DeliveryLedger:
         stamp = find_stamp(payload)
         if stamp is None:
             return None
+        self.record_stamp(client_id, stamp, now)
+        return stamp
+
+    def record_stamp(self, client_id: Any, stamp: dict[str, Any], receive_time: float) -> None:
+        """Record that ``client_id`` received the message with ``stamp`` at ``receive_time``.
+
+        :meth:`record_arrival` without the search for the stamp: for receivers that found it
+        already (clients with ``on_stamp``, worker processes reporting to their parent).
+        """
+        now = receive_time
         cid = self.client_id(client_id)
         msg_id = str(stamp["id"])
         sender = stamp.get("sender")
@@ -296,6 +308,8 @@ class DeliveryLedger:
         with self._lock:
             times = self._arrivals.setdefault((msg_id, cid), [])
             times.append(now)
+            if self._last_arrival is None or now > self._last_arrival:
+                self._last_arrival = now
             msg = self._messages.get(msg_id)
             if len(times) == 1 and msg is not None and cid in msg.recipients:
                 self._pending[msg_id] -= 1
@@ -308,7 +322,6 @@ class DeliveryLedger:
                 self._out_of_order.append((cid, sender, msg_id))
             elif last is None or seq > last:
                 self._last_seq[key] = seq
-        return stamp
 
     def attach(self, clients: Iterable[Any], event: str, namespace: str | None = None) -> None:
         """Record every arrival of ``event`` at each client, with its receive time.
@@ -330,11 +343,7 @@ class DeliveryLedger:
 
             on_stamp = getattr(client, "on_stamp", None)
             if on_stamp is not None:  # the client finds the stamp and times the arrival itself
-
-                def record(stamp: dict[str, Any], when: float, _cid: str = cid) -> None:
-                    self.record_arrival(_cid, {STAMP_KEY: stamp}, when)
-
-                on_stamp(event, record, namespace=namespace)
+                on_stamp(event, partial(self.record_stamp, cid), namespace=namespace)
                 with self._lock:
                     self._attached.add(cid)
                 continue
@@ -424,6 +433,11 @@ class DeliveryLedger:
             min=latencies[0] if latencies else None,
         )
 
+    def last_arrival(self) -> float | None:
+        """The latest receive time recorded (``time.time()``), or None before any arrival."""
+        with self._lock:
+            return self._last_arrival
+
     # -- helpers for reconnection reports ---------------------------------------------------
 
     def missing_between(self, client_id: Any, start: float, end: float) -> list[str]:
@@ -449,6 +463,7 @@ class DeliveryLedger:
             self._seqs.clear()
             self._pending.clear()
             self._incomplete.clear()
+            self._last_arrival = None
             self._lock.notify_all()
 
     @property

@@ -214,6 +214,8 @@ class Swarm:
     ``index -> dict``. Clients are named ``<name>-<index>``, which is also their ledger id.
     ``engine`` picks the network clients (``"light"`` or ``"client"``, see the module docstring);
     ``inbox`` is how many received events each light client keeps for ``receive``/``expect``.
+    ``processes=N`` spreads the light clients over N worker processes
+    (:mod:`flask_socketio_testing.swarm_procs`); ``auth`` values must then be picklable.
     Use as a context manager, or call :meth:`disconnect`: no client thread outlives it.
     """
 
@@ -232,6 +234,7 @@ class Swarm:
         name: str = "swarm",
         engine: str | None = None,
         inbox: int = 100,
+        processes: int = 1,
         **client_kwargs: Any,
     ) -> None:
         if size < 0:
@@ -252,14 +255,20 @@ class Swarm:
         self.inprocess = not isinstance(target, str)
         self.engine = "inprocess" if self.inprocess else engine
         self.inbox = inbox
+        self.processes = max(1, int(processes))
         self._loop: Any = None
+        self._pool: Any = None
         self.connect_stats: SwarmConnectStats | None = None
         self.last_reconnect: SwarmReconnectReport | None = None
         self._cond = threading.Condition()
         self._tracks = [_Track() for _ in range(size)]
         self._checkpoint = time.time()
         self.clients: list[Any] = []
-        if self.engine == "light":
+        if self.processes > 1:
+            if self.inprocess or self.engine != "light":
+                raise ValueError("processes > 1 needs a live server URL and the light engine")
+            self.clients = self._start_workers(client_kwargs)
+        elif self.engine == "light":
             self.clients = self._make_light_clients(client_kwargs)
         elif not self.inprocess:
             self.clients = [self._make_network_client(i, client_kwargs) for i in range(size)]
@@ -315,6 +324,29 @@ class Swarm:
             for i in range(self.size)
         ]
 
+    def _start_workers(self, extra: dict[str, Any]) -> list[Any]:
+        from .swarm_procs import WorkerPool
+
+        options = {
+            "url": self.target,
+            "transport": self.transport,
+            "namespace": self.namespace,
+            "headers": self.headers,
+            "reconnection": self.reconnection,
+            "connect_timeout": self.connect_timeout,
+            "name": self.name,
+            "client_kwargs": extra,
+        }
+        auths = [self._auth_for(i) for i in range(self.size)]
+        self._pool = WorkerPool(self.size, self.processes, options, auths, self._note)
+        clients: list[Any] = self._pool.clients
+        return clients
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the worker processes (empty for a swarm in this process)."""
+        return self._pool.pids if self._pool is not None else []
+
     def _connect_light(
         self, indices: list[int], timeout: float
     ) -> tuple[dict[int, float], dict[int, str]]:
@@ -350,10 +382,10 @@ class Swarm:
         if not client.is_connected():
             raise ConnectionRefusedError(f"connect refused: {client.get_connect_error()!r}")
 
-    def _note(self, index: int, up: bool) -> None:
+    def _note(self, index: int, up: bool, when: float | None = None) -> None:
         with self._cond:
             track = self._tracks[index]
-            (track.ups if up else track.downs).append(time.time())
+            (track.ups if up else track.downs).append(time.time() if when is None else when)
             self._cond.notify_all()
 
     # -- running a job over every client ----------------------------------------------------
@@ -411,7 +443,9 @@ class Swarm:
             rounds = -(-self.size // self.concurrency) if self.size else 1
             timeout = max(30.0, rounds * self.connect_timeout)
         t0 = time.perf_counter()
-        if self.engine == "light":
+        if self._pool is not None:
+            times, errors = self._pool.connect(self.concurrency, timeout)
+        elif self.engine == "light":
             times, errors = self._connect_light(list(range(self.size)), timeout)
         else:
             times, errors = self._run_pool(self._connect_one, list(range(self.size)), timeout)
@@ -530,6 +564,9 @@ class Swarm:
 
     def disconnect(self, timeout: float = 30.0) -> None:
         """Disconnect every client (stopping reconnection) and release them; bounded in time."""
+        if self._pool is not None:
+            self._pool.stop(timeout)
+            return
         if self.engine == "light":
             self._disconnect_light(timeout)
             return
@@ -564,6 +601,11 @@ class Swarm:
         leaves any behind.
         """
         deadline = time.monotonic() + timeout
+        while self._pool is not None:
+            alive = self._pool.leaks()
+            if not alive or time.monotonic() >= deadline:
+                return alive
+            time.sleep(0.05)
         while self.engine == "light":
             alive = [leak for client in self.clients for leak in client.leaks()]
             if self._loop is not None and self._loop.running:
