@@ -110,6 +110,31 @@ class _LeanEvent(asyncio.Event):
         self._waiters = []  # type: ignore[assignment]
 
 
+_NO_HEADERS: Any = None
+
+
+def _forget_handshake(ws: Any) -> None:
+    """Drop the handshake's request and response headers once the websocket is open (~1.5 KiB).
+
+    aiohttp keeps them on the response object for the connection's life; nothing reads them
+    after the handshake.
+    """
+    global _NO_HEADERS
+    response = getattr(ws, "_response", None)
+    if response is None or not hasattr(response, "_raw_headers"):
+        return
+    if _NO_HEADERS is None:
+        from multidict import CIMultiDict, CIMultiDictProxy
+
+        _NO_HEADERS = CIMultiDictProxy(CIMultiDict())
+    response._headers = _NO_HEADERS
+    response._raw_headers = ()
+    response._cache = {}
+    info = getattr(response, "_request_info", None)
+    if info is not None and hasattr(info, "_replace"):  # the request's headers, kept likewise
+        response._request_info = info._replace(headers=_NO_HEADERS)
+
+
 class _LightEngineIO(engineio.AsyncClient):
     """python-engineio's asyncio client with lean loops, queue and events (see module doc)."""
 
@@ -120,6 +145,11 @@ class _LightEngineIO(engineio.AsyncClient):
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Any:
         return _LeanQueue()
+
+    async def _connect_websocket(self, url: str, headers: dict, engineio_path: str) -> bool:
+        ok: bool = await super()._connect_websocket(url, headers, engineio_path)
+        _forget_handshake(self.ws)
+        return ok
 
     def create_event(self, *args: Any, **kwargs: Any) -> Any:
         return _LeanEvent()

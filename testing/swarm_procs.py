@@ -15,6 +15,7 @@ worker in the parent; no thread per client anywhere.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
 import threading
@@ -292,6 +293,11 @@ class WorkerPool:
         for reader in self.readers:
             reader.join(5.0)
 
+    def memory(self, timeout: float = 10.0) -> list[tuple[int, int]]:
+        """Per worker: resident bytes before its clients were built, and now (Linux)."""
+        futures = [self._request(w, ("memory",)) for w in range(len(self.procs))]
+        return [self._result(f, timeout) for f in futures]
+
     def leaks(self) -> list[str]:
         """Worker processes or reader threads still alive."""
         found = [f"worker process {p.name} (pid {p.pid})" for p in self.procs if p.is_alive()]
@@ -299,9 +305,22 @@ class WorkerPool:
         return found
 
 
+def _rss() -> int:
+    """This process's resident memory in bytes (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            import os
+
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def worker_main(conn: Any, config: dict[str, Any]) -> None:
     """A worker process: run a slice of the swarm on one light loop, obey the parent's pipe."""
     from .light import LightClient, LightLoop, connect_all, stop_all
+
+    rss_before_clients = _rss()
 
     start = config["start"]
     send_lock = threading.Lock()
@@ -393,11 +412,15 @@ def worker_main(conn: Any, config: dict[str, Any]) -> None:
                 times, errors = loop.run(
                     connect_all(clients, indices, concurrency, timeout), timeout + 15.0
                 )
+                gc.collect()
+                gc.freeze()  # full collections would walk every client's objects: stalls
                 flush()
                 result: Any = (
                     {start + k: v for k, v in times.items()},
                     {start + k: v for k, v in errors.items()},
                 )
+            elif kind == "memory":
+                result = (rss_before_clients, _rss())
             elif kind == "subscribe":
                 subscribe(*message[2:])
                 result = None
