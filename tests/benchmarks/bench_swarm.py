@@ -21,8 +21,8 @@ walking 3,000 clients' objects stalls the event loop for a few hundred ms.
     .venv/bin/python tests/benchmarks/bench_swarm.py --sizes 3000 --rounds 3
     .venv/bin/python tests/benchmarks/bench_swarm.py --sizes 10000 --processes 4
 
-Needs ``npm ci`` in tests/benchmarks/swarm_loadgen (done on first use) and about 3 file
-descriptors per client: the soft ``ulimit -n`` is raised to the hard limit for this process and
+Needs ``npm ci`` in tests/benchmarks/swarm_loadgen (done on first use) and one file
+descriptor per client in each process: the soft ``ulimit -n`` is raised to the hard limit for this process and
 the servers, receivers and workers it starts.
 """
 
@@ -329,7 +329,7 @@ def main() -> None:
         python_child(args)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
-    raise_fd_limit(max(sizes) * 3 + 1000)
+    raise_fd_limit(max(sizes) + 1000)  # per process: the server, the Node receiver
     if not args.no_node:
         ensure_loadgen()
     results: list[dict] = []
