@@ -21,9 +21,9 @@ walking 3,000 clients' objects stalls the event loop for a few hundred ms.
     .venv/bin/python tests/benchmarks/bench_swarm.py --sizes 3000 --rounds 3
     .venv/bin/python tests/benchmarks/bench_swarm.py --sizes 10000 --processes 4
 
-Needs ``npm ci`` in tests/benchmarks/swarm_loadgen (done on first use) and one file
-descriptor per client in each process: the soft ``ulimit -n`` is raised to the hard limit for this process and
-the servers, receivers and workers it starts.
+Needs ``npm ci`` in tests/benchmarks/swarm_loadgen (done on first use) and one file descriptor
+per client in each process: the soft ``ulimit -n`` is raised to the hard limit for this process
+and the servers, receivers and workers it starts.
 """
 
 from __future__ import annotations
