@@ -22,13 +22,12 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
+from ._optional import missing_package
+
 try:
     import aiohttp
 except ImportError as exc:  # pragma: no cover - depends on the installation
-    raise ImportError(
-        "the light swarm engine needs aiohttp: pip install 'Flask-SocketIO[testing]' "
-        "(or pip install aiohttp)"
-    ) from exc
+    raise missing_package(exc, extra="testing", needed_by="the light swarm engine") from exc
 import engineio
 import socketio
 from engineio import packet as eio_packet

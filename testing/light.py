@@ -21,7 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ._lightio import LightLoop, LightSocketIO
-from .inprocess import AckTimeoutError, _ack_value, _event_dict
+from .base import ack_value, event_record
+from .errors import AckTimeoutError, ExpectationError, ReceiveTimeoutError
+from .interface import ReceivedEvent
 from .stamp import find_stamp
 
 __all__ = ["LightClient", "LightLoop"]
@@ -98,7 +100,7 @@ class LightClient:
         self.connect_count = 0
         self.disconnect_count = 0
         self._cond = cond or threading.Condition()
-        self._inbox: deque[dict] | None = None
+        self._inbox: deque[ReceivedEvent] | None = None
         self._inbox_size = max(0, int(inbox))
         self._handlers: dict[tuple[str, str], Callable[..., Any]] | None = None
         self._connected = False
@@ -125,7 +127,7 @@ class LightClient:
             with self._cond:
                 if self._inbox is None:
                     self._inbox = deque(maxlen=self._inbox_size)
-                self._inbox.append(_event_dict([event, *args], namespace))
+                self._inbox.append(event_record([event, *args], namespace))
                 self._cond.notify_all()
         if handler is None:
             return None
@@ -268,8 +270,8 @@ class LightClient:
 
         self.loop.submit(self._sio.emit(event, args, namespace=namespace, callback=on_ack))
         if not done.wait(timeout):
-            raise AckTimeoutError(f"no ack for {event!r} on {namespace} within {timeout} s")
-        return _ack_value(result[0])
+            raise AckTimeoutError(event, namespace, timeout)
+        return ack_value(result[0])
 
     # -- receiving -----------------------------------------------------------------------------
 
@@ -320,7 +322,7 @@ class LightClient:
                 self._cond.wait(left)
             return True
 
-    def get_received(self, namespace: str | None = None) -> list[dict]:
+    def get_received(self, namespace: str | None = None) -> list[ReceivedEvent]:
         """Remove and return every event kept so far (at most ``inbox``)."""
         with self._cond:
             events = list(self._inbox or ())
@@ -328,10 +330,10 @@ class LightClient:
                 self._inbox.clear()
         return events
 
-    def receive(self, timeout: float = 1.0, namespace: str | None = None) -> dict:
+    def receive(self, timeout: float = 1.0, namespace: str | None = None) -> ReceivedEvent:
         """Remove and return the next kept event, waiting up to ``timeout``."""
         if not self._wait_for(lambda: bool(self._inbox), timeout):
-            raise TimeoutError(f"nothing received on {self.namespace} within {timeout} s")
+            raise ReceiveTimeoutError(self.namespace, timeout)
         with self._cond:
             assert self._inbox is not None
             return self._inbox.popleft()
@@ -339,15 +341,17 @@ class LightClient:
     def expect(self, event: str, timeout: float = 1.0, namespace: str | None = None) -> Any:
         """Wait for the first ``event`` and return its args; earlier events stay queued."""
 
-        def find() -> dict | None:
+        def find() -> ReceivedEvent | None:
             return next((r for r in self._inbox or () if r["name"] == event), None)
 
         if not self._wait_for(lambda: find() is not None, timeout):
             with self._cond:
                 seen = [(r["name"], r["args"]) for r in self._inbox or ()]
-            raise AssertionError(
+            raise ExpectationError(
                 f"{self.name}: expected {event!r} on {self.namespace} within {timeout} s; "
-                f"received instead: {seen or 'nothing'}"
+                f"received instead: {seen or 'nothing'}",
+                self.namespace,
+                list(self._inbox or ()),
             )
         with self._cond:
             record = find()
@@ -361,7 +365,14 @@ class LightClient:
         with self._cond:
             events = list(self._inbox or ())
         if events:
-            raise AssertionError(f"{self.name}: expected nothing, received {events}")
+            raise ExpectationError(
+                f"{self.name}: expected nothing, received {events}", self.namespace, events
+            )
+
+    def pending(self) -> list[ReceivedEvent]:
+        """The kept events not read yet, without removing them."""
+        with self._cond:
+            return list(self._inbox or ())
 
     def __repr__(self) -> str:
         state = "connected" if self._connected else "disconnected"

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from .inprocess import AckTimeoutError
+from .errors import AckTimeoutError
 
 __all__ = ["WorkerPool", "RemoteClient"]
 
@@ -187,9 +187,11 @@ class WorkerPool:
     @staticmethod
     def _result(future: Future, timeout: float) -> Any:
         ok, value = future.result(timeout)
-        if not ok:
-            raise value
-        return value
+        if ok:
+            return value
+        if isinstance(value, tuple) and value[0] == "ack-timeout":  # rebuilt: not picklable
+            raise AckTimeoutError(*value[1:])
+        raise value
 
     def _read(self, worker: int) -> None:
         conn = self.conns[worker]
@@ -439,7 +441,9 @@ def worker_main(conn: Any, config: dict[str, Any]) -> None:
                 raise ValueError(f"unknown command {kind!r}")
             send(("reply", req, True, result))
         except AckTimeoutError as exc:
-            send(("reply", message[1], False, exc))
+            send(
+                ("reply", message[1], False, ("ack-timeout", exc.event, exc.namespace, exc.timeout))
+            )
         except Exception as exc:  # noqa: BLE001 - the parent raises it
             if kind not in ("emit", "drop"):
                 send(("reply", message[1], False, RuntimeError(f"{type(exc).__name__}: {exc}")))
