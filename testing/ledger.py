@@ -177,7 +177,10 @@ class DeliveryLedger:
         self._ids: dict[int, tuple[Any, str]] = {}
         self._taken: set[str] = set()
         # (msg_id, client_id) -> receive times; every stamped arrival, expected or not
-        self._arrivals: dict[tuple[str, str], list[float]] = {}
+        # (msg_id, client_id) -> first receive time, and how many more times it came (floats
+        # and ints: nothing per delivery for the garbage collector to track)
+        self._arrivals: dict[tuple[str, str], float] = {}
+        self._repeats: dict[tuple[str, str], int] = {}
         self._last_seq: dict[tuple[str, str | None], int] = {}
         self._out_of_order: list[tuple[str, str | None, str]] = []
         # msg_id -> expected recipients not yet reached; index of each incomplete message
@@ -306,12 +309,16 @@ class DeliveryLedger:
         sender = stamp.get("sender")
         seq = int(stamp.get("seq", 0))
         with self._lock:
-            times = self._arrivals.setdefault((msg_id, cid), [])
-            times.append(now)
+            pair = (msg_id, cid)
+            first = pair not in self._arrivals
+            if first:
+                self._arrivals[pair] = now
+            else:
+                self._repeats[pair] = self._repeats.get(pair, 0) + 1
             if self._last_arrival is None or now > self._last_arrival:
                 self._last_arrival = now
             msg = self._messages.get(msg_id)
-            if len(times) == 1 and msg is not None and cid in msg.recipients:
+            if first and msg is not None and cid in msg.recipients:
                 self._pending[msg_id] -= 1
                 if self._pending[msg_id] == 0:
                     self._incomplete.discard(msg.index)
@@ -400,21 +407,22 @@ class DeliveryLedger:
                 msg = self._messages[msg_id]
                 for cid in sorted(msg.recipients):
                     expected += 1
-                    times = self._arrivals.get((msg_id, cid))
-                    if times:
+                    first = self._arrivals.get((msg_id, cid))
+                    if first is not None:
                         delivered += 1
-                        latencies.append(times[0] - msg.sent)
+                        latencies.append(first - msg.sent)
                     else:
                         missing.append((cid, msg_id))
             duplicated: list[tuple[str, str, int]] = []
             misdelivered: list[tuple[str, str]] = []
-            for (msg_id, cid), times in self._arrivals.items():
+            for msg_id, cid in self._arrivals:
                 if msg_id not in chosen:
                     continue
                 if cid not in self._messages[msg_id].recipients:
                     misdelivered.append((cid, msg_id))
-                if len(times) > 1:
-                    duplicated.append((cid, msg_id, len(times)))
+            for (msg_id, cid), more in self._repeats.items():
+                if msg_id in chosen:
+                    duplicated.append((cid, msg_id, 1 + more))
             out_of_order = [x for x in self._out_of_order if x[2] in chosen]
         latencies.sort()
         return DeliveryReport(
@@ -449,7 +457,7 @@ class DeliveryLedger:
                 for m in self._order
                 if start <= self._messages[m].sent <= end
                 and cid in self._messages[m].recipients
-                and not self._arrivals.get((m, cid))
+                and (m, cid) not in self._arrivals
             ]
 
     def clear(self) -> None:
@@ -458,6 +466,7 @@ class DeliveryLedger:
             self._messages.clear()
             self._order.clear()
             self._arrivals.clear()
+            self._repeats.clear()
             self._last_seq.clear()
             self._out_of_order.clear()
             self._seqs.clear()
@@ -470,4 +479,8 @@ class DeliveryLedger:
     def unknown(self) -> int:
         """Stamped arrivals of messages this ledger never stamped nor was told to expect."""
         with self._lock:
-            return sum(len(t) for (m, _), t in self._arrivals.items() if m not in self._messages)
+            return sum(
+                1 + self._repeats.get(pair, 0)
+                for pair in self._arrivals
+                if pair[0] not in self._messages
+            )
