@@ -306,7 +306,7 @@ class LightClient:
 
         def on_event(*args: Any) -> None:
             now = time.time()
-            stamp = find_stamp(args)
+            stamp = find_stamp(args[0] if len(args) == 1 else args)  # one argument: fast path
             if stamp is not None:
                 handler(stamp, now)
 

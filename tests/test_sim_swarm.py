@@ -339,13 +339,13 @@ def test_polling_swarm_and_concurrency_limit(server: Any) -> None:
 
 
 def test_light_swarm_shares_one_loop_thread(server: Any) -> None:
-    before = threading.active_count()
-    with Swarm(server.url, 60, auth={"room": "lobby"}) as swarm:
+    before = set(threading.enumerate())
+    with Swarm(server.url, 60, auth={"room": "lobby"}, name="crowd") as swarm:
         assert swarm.engine == "light"
         assert swarm.connect().ok
         # one event loop thread for the whole swarm (the in-thread server adds its own threads)
-        if not isinstance(server, ThreadLiveServer):
-            assert threading.active_count() - before == 1
+        new = [t.name for t in set(threading.enumerate()) - before if t.name.startswith("crowd")]
+        assert new == ["crowd-loop"]
         ledger = DeliveryLedger()
         ledger.attach(swarm, "news")
         ledger.expect_room("lobby", swarm.clients)
