@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # type checkers see the real names; at run time they load on 
     from .interface import SocketIOClient as SocketIOClient
     from .ledger import DeliveryLedger as DeliveryLedger
     from .ledger import DeliveryReport as DeliveryReport
+    from .stamp import find_stamp as find_stamp
     from .swarm import Swarm as Swarm
     from .swarm import SwarmConnectStats as SwarmConnectStats
     from .swarm import SwarmReconnectReport as SwarmReconnectReport
@@ -49,6 +50,7 @@ _EXPORTS = {
     "DeliveryLedger": "flask_socketio_testing.ledger",
     "DeliveryReport": "flask_socketio_testing.ledger",
     "FaultProxy": "flask_socketio_testing.faults",
+    "find_stamp": "flask_socketio_testing.stamp",
 }
 
 __all__ = list(_EXPORTS)
