@@ -15,7 +15,7 @@ PORT ?= 5000
 export CHROMIUM_PATH
 
 .PHONY: help run test setup setup-python setup-node setup-chromium test-python test-nogevent \
-        test-e2e test-load-smoke bench lint clean
+        test-e2e test-load-smoke bench lint clean protocol-suites
 
 help:
 	@echo "make run    - start the demo chat on http://127.0.0.1:$(PORT)"
@@ -98,6 +98,13 @@ bench: setup-python
 	  websocket-client msgpack )
 	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_dispatch.py
 	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_test_client.py
+
+# the official protocol suites (checkouts given by SIO_PROTOCOL_DIR / EIO_PROTOCOL_DIR, `npm ci`
+# run in their test-suite folders) against this server: gevent and threading, reference and long
+# heartbeat, RUNS times each; they need localhost:3000, so they run in a private network namespace
+RUNS ?= 5
+protocol-suites: setup-python
+	$(PY) tests/protocol/run_suites.py --runs $(RUNS) --verbose
 
 # mypy reads the three folders under their import names through a tree of links
 TYPECHECK_DIR := build/typecheck
