@@ -20,6 +20,7 @@ Pinned against python-engineio 4.15; it overrides ``Socket.handle_get_request``,
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from typing import Any
@@ -31,6 +32,8 @@ from engineio import socket as eio_socket
 _CLIENT_TYPES = {packet.CLOSE, packet.PONG, packet.MESSAGE, packet.UPGRADE, packet.NOOP}
 #: WebSocket close codes (RFC 6455, section 7.4.1).
 NORMAL, PROTOCOL_ERROR, POLICY_VIOLATION, TOO_BIG = 1000, 1002, 1008, 1009
+#: gevent: the pause before the frames that queued up behind a first one (see _websocket_writer)
+WRITE_GAP = 0.001
 
 
 class ProtocolViolation(exceptions.EngineIOError):
@@ -79,6 +82,7 @@ class Socket(eio_socket.Socket):
         self._next_ping = 0.0  # when the next ping is due (the deadline counts from here)
         self.close_code = NORMAL  # sent with the WebSocket close frame
         self._close_noop = False
+        self._drain_on_close = False
         self.closed_at: float | None = None
 
     # -- heartbeat -------------------------------------------------------------------------
@@ -198,13 +202,14 @@ class Socket(eio_socket.Socket):
         for the next GET, which the server answers for a grace period after the close."""
         if not self.closed and not self.closing:
             self.closed_at = time.time()
+            self._drain_on_close = not abort  # the CLOSE (and what precedes it) is for a GET
         super().close(wait=False, abort=abort, reason=reason)
 
     def undelivered(self) -> bool:
         """Whether a closed polling session still holds packets for a GET."""
         if self.upgraded:
             return False
-        return self._close_noop or self.queue.qsize() > 1  # more than the closing None
+        return self._close_noop or (self._drain_on_close and self.queue.qsize() > 1)
 
     # -- WebSocket -------------------------------------------------------------------------
 
@@ -298,10 +303,15 @@ class Socket(eio_socket.Socket):
                 break
             if not packets:
                 break
+            frames = [pkt.encode() for pkt in packets if pkt.packet_type != packet.NOOP]
             try:
-                for pkt in packets:
-                    if pkt.packet_type != packet.NOOP:  # a noop only ever ends a polling GET
-                        ws.send(pkt.encode())
+                for index, frame in enumerate(frames):
+                    if index == 1 and self.server.async_mode == "gevent":
+                        # like socket.io's server: the first frame goes at once, what queued up
+                        # behind it once that write is done, so a client does not get both in
+                        # one read (the official suite's client then drops the second)
+                        self.server.sleep(WRITE_GAP)
+                    ws.send(frame)
             except Exception:
                 break
         _close_websocket(ws, self.close_code)
@@ -322,6 +332,11 @@ def _close_websocket(ws: Any, code: int) -> None:
             return
         sock = getattr(ws, "_sock", ws)  # python-engineio's gevent-websocket wrapper, or itself
         if getattr(sock, "closed", False):
+            return
+        if hasattr(sock, "OPCODE_CLOSE") and hasattr(sock, "send_frame"):
+            # gevent-websocket 0.10's close() sends no code: send the frame, then close quietly
+            sock.send_frame(struct.pack("!H", code), opcode=sock.OPCODE_CLOSE)
+            sock.closed = True
             return
         sock.close(code)
     except Exception:  # already gone
