@@ -1,8 +1,9 @@
 """An Engine.IO session that follows the v4 protocol where python-engineio's ``Socket`` does not.
 
 Pinned against python-engineio 4.15; it overrides ``Socket.handle_get_request``,
-``handle_post_request``, ``receive``, ``close``, ``schedule_ping``, ``_send_ping``,
-``_upgrade_websocket`` and ``_websocket_handler``. What changes, and why:
+``handle_post_request``, ``receive``, ``close``, ``schedule_ping``, ``check_ping_timeout``,
+``_upgrade_websocket`` and ``_websocket_handler`` (``_send_ping`` is no longer used).
+What changes, and why:
 
 - every request is answered and released: a POST that is too large or malformed gets 400 and
   closes the session without waiting for a GET (python-engineio's ``close(wait=True)`` waited for
@@ -88,16 +89,17 @@ class Socket(eio_socket.Socket):
     # -- heartbeat -------------------------------------------------------------------------
 
     def schedule_ping(self) -> None:
+        """Make the next ping due in ``ping_interval``; the server's service task sends it
+        (python-engineio started a task per ping: a sleeping thread per session)."""
         if self.last_ping:
             self.last_ping = None
             self._next_ping = time.time() + self.server.ping_interval
-            self.server.start_background_task(self._send_ping)
 
-    def _send_ping(self) -> None:
-        self.server.sleep(max(0.0, self._next_ping - time.time()))
-        if not self.closing and not self.closed:
-            # the deadline counts from when the ping was due, not from when this task woke up
-            self.last_ping = self._next_ping
+    def send_due_ping(self, now: float) -> None:
+        """Send the ping if it is due; the deadline counts from when it was due."""
+        due = self._next_ping
+        if self.last_ping is None and due and now >= due and not self.closing and not self.closed:
+            self.last_ping = due
             self.send(packet.Packet(packet.PING))
 
     def check_ping_timeout(self) -> bool:

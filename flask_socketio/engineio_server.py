@@ -12,9 +12,10 @@ itself is :class:`flask_socketio.eio_socket.Socket`. Beyond the session's own ru
   session at once;
 - a session closed while packets (a DISCONNECT, the CLOSE) wait for a GET keeps them for one more
   GET, up to ``ping_interval + ping_timeout``, instead of answering that GET with 400;
-- a client that stops answering pings is closed within ``ping_interval + ping_timeout`` plus a
-  short tick; the same tick runs :attr:`EngineIOServer.tick_hooks` (the Socket.IO connect
-  timeout uses it), so no per-connection timer task is needed.
+- one service task sends the pings when due and closes a client that stops answering them
+  within ``ping_interval + ping_timeout`` plus a short tick; the same tick runs
+  :attr:`EngineIOServer.tick_hooks` (the Socket.IO connect timeout uses it): no task per
+  connection or per ping.
 """
 
 from __future__ import annotations
@@ -156,8 +157,8 @@ class EngineIOServer(engineio.Server):
         transport: str,
         jsonp_index: Any = None,
     ) -> Any:
-        if self.start_service_task:
-            self.start_service_task = False
+        if self.service_task_handle is None:  # it sends the pings: needed even without
+            self.start_service_task = False  # monitor_clients
             self.service_task_handle = self.start_background_task(self._service_task)
         sid = self.generate_id()
         socket = Socket(self, sid)
@@ -209,7 +210,7 @@ class EngineIOServer(engineio.Server):
     def _service_task(self) -> None:
         """Close sockets whose ping went unanswered and run the tick hooks, every short tick."""
         self.service_task_event = self.create_event()
-        tick = min(0.5, max(0.05, float(self.ping_timeout) / 10))
+        tick = min(0.5, max(0.02, min(self.ping_timeout, self.ping_interval) / 10))
         grace = self.ping_interval + self.ping_timeout
         while not self.service_task_event.wait(timeout=tick):
             now = time.time()
@@ -220,7 +221,8 @@ class EngineIOServer(engineio.Server):
                         self.sockets.pop(sock.sid, None)
                 elif not sock.closing:
                     try:
-                        sock.check_ping_timeout()
+                        if sock.check_ping_timeout() and hasattr(sock, "send_due_ping"):
+                            sock.send_due_ping(now)
                     except Exception:  # one bad socket must not stop the monitor
                         self.logger.exception("ping timeout check failed for %s", sock.sid)
             for hook in list(self.tick_hooks):

@@ -27,6 +27,13 @@ def server():
 
 
 @pytest.fixture
+def pong_server():
+    """Pings every 0.3 s, with a second for the answer (a loaded machine answers late)."""
+    with serve(ping_interval=0.3, ping_timeout=1.0) as live:
+        yield live
+
+
+@pytest.fixture
 def short_server():
     with serve(**SHORT) as live:
         yield live
@@ -152,15 +159,15 @@ def test_an_oversized_websocket_message_closes_with_1009(server):
 # -- heartbeat ---------------------------------------------------------------------------------
 
 
-def test_polling_ping_pong(short_server):
-    sid, _ = short_server.open_polling()
+def test_polling_ping_pong(pong_server):
+    sid, _ = pong_server.open_polling()
     for _ in range(3):
-        assert short_server.get(sid).text == "2"
-        assert short_server.post(sid, "3").status_code == 200
+        assert pong_server.get(sid).text == "2"
+        assert pong_server.post(sid, "3").status_code == 200
 
 
-def test_websocket_ping_pong(short_server):
-    ws, _ = short_server.open_websocket()
+def test_websocket_ping_pong(pong_server):
+    ws, _ = pong_server.open_websocket()
     for _ in range(3):
         assert ws.next(skip_pings=False) == "2"
         ws.send("3")

@@ -1,9 +1,10 @@
 """The server the official protocol suites expect, served by this project in one async mode.
 
 ``python suite_server.py sio|eio gevent|threading PING_INTERVAL PING_TIMEOUT [PORT]`` serves, on
-127.0.0.1, either the Socket.IO app of the socket.io-protocol suite's README (``auth`` on connect,
-``message`` echoed as ``message-back``, ``message-with-ack`` acked with its arguments, a
-``/custom`` namespace) or an Engine.IO echo server at ``/engine.io/`` (engine.io-protocol suite).
+127.0.0.1 (port 0: a free port, printed on the first line), either the Socket.IO app of the
+socket.io-protocol suite's README (``auth`` on connect, ``message`` echoed as ``message-back``,
+``message-with-ack`` acked with its arguments, a ``/custom`` namespace) or an Engine.IO echo
+server at ``/engine.io/`` (engine.io-protocol suite).
 The heartbeat is given in seconds, so both the reference one (0.3/0.2) and a long one can be used.
 """
 
