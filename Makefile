@@ -15,7 +15,7 @@ PORT ?= 5000
 export CHROMIUM_PATH
 
 .PHONY: help run test setup setup-python setup-node setup-chromium test-python test-nogevent \
-        test-e2e test-load-smoke bench lint clean protocol-suites
+        test-e2e test-load-smoke bench lint clean protocol-suites protocol-fuzz
 
 help:
 	@echo "make run    - start the demo chat on http://127.0.0.1:$(PORT)"
@@ -105,6 +105,12 @@ bench: setup-python
 RUNS ?= 5
 protocol-suites: setup-python
 	$(PY) tests/protocol/run_suites.py --runs $(RUNS) --verbose
+
+# the full fuzzer (make test runs a 1,000-packet version): 20,000 malformed packets per mode
+FUZZ_PACKETS ?= 20000
+protocol-fuzz: setup-python
+	$(PY) tests/protocol/fuzz.py --packets $(FUZZ_PACKETS) --mode threading
+	$(PY) tests/protocol/fuzz.py --packets $(FUZZ_PACKETS) --mode gevent
 
 # mypy reads the three folders under their import names through a tree of links
 TYPECHECK_DIR := build/typecheck
