@@ -75,6 +75,9 @@ def decode_payload(body: str) -> list[packet.Packet]:
 class Socket(eio_socket.Socket):
     """One Engine.IO session (polling, or upgraded to / opened over a WebSocket)."""
 
+    last_ping: float | None
+    connected: bool
+
     def __init__(self, server: Any, sid: str) -> None:
         super().__init__(server, sid)
         self._claim = threading.Lock()  # guards the two flags below (a gevent lock when patched)

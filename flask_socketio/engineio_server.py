@@ -36,6 +36,8 @@ _METHODS = ("GET", "POST", "OPTIONS")
 class EngineIOServer(engineio.Server):
     """Engine.IO server with v4-conformant sessions and bounded requests."""
 
+    service_task_handle: Any
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: called with no arguments on every tick of the service task

@@ -67,6 +67,8 @@ class ReportingMixin:
 class ReliableRedisManager(ReportingMixin, socketio.RedisManager):
     """python-socketio's Redis manager with reported failures and a prompt listener."""
 
+    connected: bool
+
     def _publish(self, data: dict) -> Any:
         error: Exception | None = None
         for _attempt in range(2):  # one retry on a fresh connection, as python-socketio does

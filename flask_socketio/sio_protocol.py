@@ -45,8 +45,10 @@ class ProtocolMixin:
     always_connect: bool
     _binary_packet: dict
 
-    def __init__(self, *args: Any, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, **kw: Any):
-        super().__init__(*args, **kw)  # type: ignore[call-arg]
+    def __init__(
+        self, *args: Any, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, **kw: Any
+    ) -> None:
+        super().__init__(*args, **kw)
         self.connect_timeout = float(connect_timeout)
         self._awaiting_connect: dict[str, float] = {}  # eio sid -> deadline for a namespace
         # eio sid -> (namespace, packets held while that namespace's connect handler runs)
