@@ -15,7 +15,7 @@ PORT ?= 5000
 export CHROMIUM_PATH
 
 .PHONY: help run test setup setup-python setup-node setup-chromium test-python test-nogevent \
-        test-e2e test-load-smoke bench lint clean protocol-suites protocol-fuzz
+        test-e2e test-load-smoke test-install bench lint clean protocol-suites protocol-fuzz
 
 help:
 	@echo "make run    - start the demo chat on http://127.0.0.1:$(PORT)"
@@ -71,15 +71,18 @@ run: setup-python examples/chat/node_modules/.installed
 	PORT=$(PORT) $(PY) examples/chat/app.py
 
 test: setup
-	$(MAKE) test-python test-nogevent test-e2e test-load-smoke
+	$(MAKE) test-python test-nogevent test-e2e test-load-smoke test-install
 
 # -- the parts of `make test` --------------------------------------------------------------------
 
-# client-behaviour tests run in-process, over polling and over websocket; the Locust smoke run
-# needs the machine to itself, so it runs on its own afterwards
+# client-behaviour tests run in-process, over polling and over websocket; the Locust runs (several
+# processes each) and the wheel install need the machine to themselves, so they run afterwards
+LOAD_TESTS := tests/test_load_smoke.py tests/test_load_other_app.py tests/test_load_distributed.py
+INSTALL_TESTS := tests/test_install_wheel.py
+
 test-python:
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q --socketio-transport=all \
-	  --ignore=tests/test_load_smoke.py $(PYTEST_ARGS)
+	  $(foreach t,$(LOAD_TESTS) $(INSTALL_TESTS),--ignore=$(t)) $(PYTEST_ARGS)
 	$(PY) -m pytest -q build/upstream/test_socketio.py
 
 test-nogevent:
@@ -90,7 +93,11 @@ test-e2e:
 	cd e2e && npx playwright test
 
 test-load-smoke:
-	$(PY) -m pytest -q tests/test_load_smoke.py
+	$(PY) -m pytest -q $(LOAD_TESTS)
+
+# the built wheel in a clean virtualenv, as a user installs it
+test-install:
+	$(PY) -m pytest -q $(INSTALL_TESTS)
 
 bench: setup-python
 	test -x $(UPSTREAM_VENV)/bin/python || ( $(PYTHON) -m venv $(UPSTREAM_VENV) && \

@@ -36,6 +36,9 @@ class Server(ProtocolMixin, socketio.Server):
         self.flask_app = flask_app
         self.extension: Any = None  # the SocketIO object that built this server
         self._inprocess: dict[str, Deliver] = {}
+        # python-socketio keeps user sessions in the Engine.IO session, which in-process peers
+        # do not have: theirs live here, per Engine.IO sid
+        self._inprocess_sessions: dict[str, dict[str, Any]] = {}
         super().__init__(**options)
 
     def _engineio_server_class(self) -> type:
@@ -55,10 +58,49 @@ class Server(ProtocolMixin, socketio.Server):
     def detach_inprocess(self, eio_sid: str) -> None:
         """Forget an in-process peer registered with :meth:`attach_inprocess`."""
         self._inprocess.pop(eio_sid, None)
+        self._inprocess_sessions.pop(eio_sid, None)
 
     def is_inprocess(self, eio_sid: str) -> bool:
         """Whether ``eio_sid`` belongs to an in-process peer."""
         return eio_sid in self._inprocess
+
+    def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+        """python-socketio's user session of ``sid``, for network and in-process peers alike."""
+        namespace = namespace or "/"
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        if eio_sid not in self._inprocess:
+            return super().get_session(sid, namespace=namespace)
+        return self._inprocess_sessions.setdefault(eio_sid, {}).setdefault(namespace, {})
+
+    def save_session(self, sid: str, session: dict[str, Any], namespace: str | None = None) -> None:
+        """Store ``session`` as the user session of ``sid`` (see :meth:`get_session`)."""
+        namespace = namespace or "/"
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        if eio_sid not in self._inprocess:
+            super().save_session(sid, session, namespace=namespace)
+            return
+        self._inprocess_sessions.setdefault(eio_sid, {})[namespace] = session
+
+    def new_eio_sid(self) -> str:
+        """A fresh Engine.IO session id, made as the Engine.IO server makes its own."""
+        return str(self.eio.generate_id())
+
+    def connect_inprocess(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        """Open the Engine.IO session of an attached in-process peer, as a handshake would.
+
+        ``environ`` is the WSGI environ of the handshake request (what handlers see as
+        ``request``). Namespaces are connected afterwards with CONNECT packets.
+        """
+        self._handle_eio_connect(eio_sid, environ)
+
+    def receive_inprocess(self, eio_sid: str, data: str | bytes) -> None:
+        """Handle one Engine.IO message (a packet or a binary attachment) from an in-process
+        peer, synchronously: a handler's exception propagates to the caller."""
+        self._handle_eio_message(eio_sid, data)
+
+    def disconnect_inprocess(self, eio_sid: str) -> None:
+        """Close the Engine.IO session of an in-process peer as a client-side disconnect."""
+        self._handle_eio_disconnect(eio_sid, self.reason.CLIENT_DISCONNECT)
 
     def _send_packet(self, eio_sid: str, pkt: Any) -> None:
         deliver = self._inprocess.get(eio_sid)

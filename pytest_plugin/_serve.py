@@ -65,10 +65,10 @@ def main() -> None:
     if options:
         socketio.init_app(app, **options)
 
-    from pytest_flask_socketio.live_server import make_server_handle
+    from flask_socketio.serving import make_server
 
     try:
-        handle = make_server_handle(app, socketio, args.host, args.port)
+        handle = make_server(app, socketio, args.host, args.port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print("BUSY", flush=True)

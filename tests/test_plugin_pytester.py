@@ -148,3 +148,74 @@ def test_fixtures_are_documented(project: pytest.Pytester) -> None:
     ):
         assert f"\n{name} " in out or f"\n{name} [" in out, name
     assert "binds port 0 itself" in out
+
+
+def _without(project: pytest.Pytester, module: str) -> None:
+    """Make ``module`` unimportable in the project's runs, as if it were not installed."""
+    project.makeconftest(f"import sys\nsys.modules[{module!r}] = None\n" + CONFTEST)
+
+
+def test_without_websocket_client_the_error_names_it_and_the_extra(
+    project: pytest.Pytester,
+) -> None:
+    _without(project, "websocket")
+    project.makepyfile(
+        test_user="""
+def test_ws(socketio_client):
+    pass
+"""
+    )
+    result = project.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--socketio-transport=websocket"
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*flask_socketio_testing.Client needs websocket-client, which is not installed*"
+            "'testing' extra*[[]testing[]]*"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Unexpected connection error*")
+
+
+def test_without_requests_fixtures_stay_and_say_what_to_install(
+    project: pytest.Pytester,
+) -> None:
+    _without(project, "requests")
+    listed = project.runpytest_subprocess("-p", "no:cacheprovider", "--fixtures")
+    listed.stdout.fnmatch_lines(["socketio_swarm_factory*", "socketio_fault_proxy*"])
+    project.makepyfile(
+        test_user="""
+import pytest
+
+def test_swarm(socketio_swarm_factory):
+    socketio_swarm_factory(2)
+
+def test_import():
+    with pytest.raises(ModuleNotFoundError, match=r"needs requests.*\\[testing\\]"):
+        from flask_socketio_testing import Client
+"""
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*needs requests, which is not installed*[[]testing[]]*"])
+
+
+def test_a_live_server_whose_async_mode_is_not_installed_says_which_extra(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_user="""
+import pytest
+
+@pytest.mark.socketio_server(async_mode="eventlet")
+def test_eventlet(socketio_live_server):
+    pass
+"""
+    )
+    _without(project, "eventlet")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*the eventlet live server needs eventlet, which is not installed*[[]eventlet[]]*"]
+    )
