@@ -1,9 +1,9 @@
 """An Engine.IO session that follows the v4 protocol where python-engineio's ``Socket`` does not.
 
 Pinned against python-engineio 4.15; it overrides ``Socket.handle_get_request``,
-``handle_post_request``, ``receive``, ``close``, ``schedule_ping``, ``check_ping_timeout``,
-``_upgrade_websocket`` and ``_websocket_handler`` (``_send_ping`` is no longer used).
-What changes, and why:
+``handle_post_request``, ``receive``, ``close``, ``poll``, ``schedule_ping``,
+``check_ping_timeout``, ``_upgrade_websocket`` and ``_websocket_handler`` (``_send_ping`` is no
+longer used). What changes, and why:
 
 - every request is answered and released: a POST that is too large or malformed gets 400 and
   closes the session without waiting for a GET (python-engineio's ``close(wait=True)`` waited for
@@ -101,9 +101,46 @@ class Socket(eio_socket.Socket):
     def send_due_ping(self, now: float) -> None:
         """Send the ping if it is due; the deadline counts from when it was due."""
         due = self._next_ping
-        if self.last_ping is None and due and now >= due and not self.closing and not self.closed:
+        if self.last_ping is not None or not due or now < due or self.closing or self.closed:
+            return
+        with self._claim:
+            if self.last_ping is not None:
+                return  # the service task or the other poller sent it
             self.last_ping = due
-            self.send(packet.Packet(packet.PING))
+        self.send(packet.Packet(packet.PING))
+
+    def poll(self) -> list:
+        """Wait for packets; a poller waiting when the ping falls due sends it on time (the
+        service task's tick is the fallback for sessions nobody is polling)."""
+        queue_empty = self.server.get_queue_empty_exception()
+        deadline = time.time() + self.server.ping_interval + self.server.ping_timeout
+        while True:
+            now = time.time()
+            self.send_due_ping(now)
+            wait = deadline - now
+            if self.last_ping is None and self._next_ping:
+                wait = min(wait, self._next_ping - now)
+            try:
+                first = self.queue.get(timeout=max(wait, 0.001))
+                break
+            except queue_empty:
+                if time.time() >= deadline:
+                    raise exceptions.QueueEmpty() from None
+        self.queue.task_done()
+        if first is None:
+            return []
+        packets = [first]
+        while True:
+            try:
+                pkt = self.queue.get(block=False)
+            except queue_empty:
+                break
+            self.queue.task_done()
+            if pkt is None:
+                self.queue.put(None)
+                break
+            packets.append(pkt)
+        return packets
 
     def check_ping_timeout(self) -> bool:
         """Close the session once the ping deadline passed: over a WebSocket with a CLOSE

@@ -1,8 +1,7 @@
 """Socket.IO v5 rules python-socketio's ``Server`` does not enforce, as a mixin for our server.
 
 Pinned against python-socketio 5.18: it overrides ``Server.__init__``, ``_handle_eio_connect``,
-``_handle_eio_message``, ``_handle_eio_disconnect``, ``_handle_connect``, ``_send_packet`` and
-``_send_eio_packet``.
+``_handle_eio_message``, ``_handle_eio_disconnect`` and ``_handle_connect``.
 
 - A malformed packet (unknown type, bad JSON, an event that is not a non-empty list starting with
   a name, a reserved event name such as ``connect``, a bad ack id, an attachment nobody announced
@@ -11,8 +10,6 @@ Pinned against python-socketio 5.18: it overrides ``Server.__init__``, ``_handle
   bad attachment left the session waiting for attachments for good.
 - ``connect_timeout`` (seconds, default 45 like socket.io): a client that joins no namespace in
   that time is disconnected.
-- Packets sent to a client while its connect handler runs (the handler's own emits included) go
-  out after the CONNECT answer, in the order socket.io's reference server uses.
 """
 
 from __future__ import annotations
@@ -36,13 +33,12 @@ class InvalidPacket(ValueError):
 
 
 class ProtocolMixin:
-    """Strict decoding, a connect timeout and reference ordering for a python-socketio server."""
+    """Strict decoding and a connect timeout for a python-socketio server."""
 
     eio: Any
     manager: Any
     packet_class: Any
     logger: Any
-    always_connect: bool
     _binary_packet: dict
 
     def __init__(
@@ -51,8 +47,6 @@ class ProtocolMixin:
         super().__init__(*args, **kw)
         self.connect_timeout = float(connect_timeout)
         self._awaiting_connect: dict[str, float] = {}  # eio sid -> deadline for a namespace
-        # eio sid -> (namespace, packets held while that namespace's connect handler runs)
-        self._connecting: dict[str, tuple[str, list]] = {}
         hooks = getattr(self.eio, "tick_hooks", None)
         if hooks is not None:
             hooks.append(self._expire_unconnected)
@@ -77,41 +71,10 @@ class ProtocolMixin:
                     self.logger.debug("%s: no namespace joined in time, closing", eio_sid)
                     self.eio.disconnect(eio_sid)
 
-    # -- connect ordering ------------------------------------------------------------------
-
     def _handle_connect(self, eio_sid: str, namespace: str, data: Any) -> None:
-        namespace = namespace or "/"
-        if not self.always_connect:
-            self._connecting[eio_sid] = (namespace, [])
-        try:
-            super()._handle_connect(eio_sid, namespace, data)  # type: ignore[misc]
-        finally:
-            self._connecting.pop(eio_sid, None)
-        if self.manager.sid_from_eio_sid(eio_sid, namespace) is not None:
+        super()._handle_connect(eio_sid, namespace, data)  # type: ignore[misc]
+        if self.manager.sid_from_eio_sid(eio_sid, namespace or "/") is not None:
             self._awaiting_connect.pop(eio_sid, None)
-
-    def _send_packet(self, eio_sid: str, pkt: Any) -> None:
-        connecting = self._connecting.get(eio_sid) if self._connecting else None
-        if connecting is None:
-            super()._send_packet(eio_sid, pkt)  # type: ignore[misc]
-            return
-        namespace, held = connecting
-        answer = (packet.CONNECT, packet.CONNECT_ERROR)
-        if pkt.packet_type not in answer or (pkt.namespace or "/") != namespace:
-            held.append((super()._send_packet, pkt))  # type: ignore[misc]
-            return
-        self._connecting.pop(eio_sid, None)
-        super()._send_packet(eio_sid, pkt)  # type: ignore[misc]
-        if pkt.packet_type == packet.CONNECT:
-            for send, queued in held:
-                send(eio_sid, queued)
-
-    def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
-        connecting = self._connecting.get(eio_sid) if self._connecting else None
-        if connecting is None:
-            super()._send_eio_packet(eio_sid, eio_pkt)  # type: ignore[misc]
-        else:
-            connecting[1].append((super()._send_eio_packet, eio_pkt))  # type: ignore[misc]
 
     # -- decoding --------------------------------------------------------------------------
 

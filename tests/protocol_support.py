@@ -25,6 +25,7 @@ CLOSED = "closed"
 def reference_app(**options: Any) -> tuple[Flask, SocketIO]:
     """The app the socket.io-protocol suite describes: auth echo, message-back, acks, /custom."""
     options.setdefault("cors_allowed_origins", "*")
+    options.setdefault("always_connect", True)  # CONNECT answered before the handler's emits
     app, socketio = make_app("protocol", **options)
 
     @socketio.on("connect")

@@ -36,6 +36,9 @@ def socketio_app(mode: str, interval: float, timeout: float) -> tuple[Flask, Soc
         ping_interval=interval,
         ping_timeout=timeout,
         connect_timeout=1,
+        # socket.io answers CONNECT before its connection handler runs (the handler's emits
+        # follow); python-socketio does so with always_connect (else the handler decides first)
+        always_connect=True,
         **LIMITS,
     )
 
