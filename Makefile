@@ -63,7 +63,7 @@ examples/chat/node_modules/.installed: examples/chat/package.json examples/chat/
 
 setup-node: e2e/node_modules/.installed examples/chat/node_modules/.installed
 
-setup: setup-python build/upstream/test_socketio.py $(NOGEVENT_VENV)/.installed setup-chromium setup-node
+setup: setup-python build/upstream/test_socketio.py setup-chromium setup-node
 
 # -- the two commands ----------------------------------------------------------------------------
 
@@ -71,7 +71,7 @@ run: setup-python examples/chat/node_modules/.installed
 	PORT=$(PORT) $(PY) examples/chat/app.py
 
 test: setup
-	$(MAKE) test-python test-nogevent test-e2e test-load-smoke test-install
+	$(MAKE) test-python test-matrix test-e2e test-load-smoke test-install
 
 # -- the parts of `make test` --------------------------------------------------------------------
 
@@ -85,7 +85,7 @@ test-python:
 	  $(foreach t,$(LOAD_TESTS) $(INSTALL_TESTS),--ignore=$(t)) $(PYTEST_ARGS)
 	$(PY) -m pytest -q build/upstream/test_socketio.py
 
-test-nogevent:
+test-nogevent: $(NOGEVENT_VENV)/.installed build/upstream/test_socketio.py
 	$(NOGEVENT_VENV)/bin/python -m pytest -q -p no:flask_socketio --noconftest \
 	  build/upstream/test_socketio.py tests/test_core_*.py
 
@@ -98,6 +98,67 @@ test-load-smoke:
 # the built wheel in a clean virtualenv, as a user installs it
 test-install:
 	$(PY) -m pytest -q $(INSTALL_TESTS)
+
+# -- compatibility matrix ------------------------------------------------------------------------
+# Cells: the lowest and the highest supported versions, each with and without gevent, every cell a
+# virtualenv of its own built from PyPI. tests/compat/cells.py says what a cell installs: low
+# cells pin each dependency to the floor pyproject.toml states, high cells take the newest release
+# its ranges allow. Each cell runs upstream's test module and the core tests; the high cell also
+# runs typeshed's stubtest. `make test-matrix` runs MATRIX_JOBS cells at a time and prints a table.
+MATRIX_CELLS ?= low low-gevent high high-gevent
+MATRIX_JOBS ?= 2
+MATRIX_VENV ?= .venv-matrix
+MATRIX_DIR := build/matrix
+# the oldest and the newest Python the package supports, where installed (pyenv, /usr), else $(PYTHON)
+find_python = $(firstword $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python$(1) \
+  /usr/local/bin/python$(1) /usr/bin/python$(1)) $(PYTHON))
+MATRIX_PYTHON_low ?= $(call find_python,3.10)
+MATRIX_PYTHON_high ?= $(call find_python,3.13)
+matrix_level = $(firstword $(subst -, ,$(1)))
+
+.PHONY: test-matrix matrix-cells matrix-stubtest FORCE
+# the stamps and requirements files are kept (make would delete them as intermediate files)
+.PRECIOUS: $(MATRIX_VENV)-%/.installed $(MATRIX_DIR)/%.requirements
+FORCE:
+
+# a cell's requirements file is rewritten only when its text changes (that rebuilds the cell)
+$(MATRIX_DIR)/%.requirements: FORCE
+	@mkdir -p $(MATRIX_DIR)
+	@$(PYTHON) tests/compat/cells.py $* > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+# pip's output goes to build/matrix/CELL.install.log and is shown only when the install fails
+$(MATRIX_VENV)-%/.installed: $(MATRIX_DIR)/%.requirements
+	rm -rf $(MATRIX_VENV)-$*
+	$(MATRIX_PYTHON_$(call matrix_level,$*)) -m venv $(MATRIX_VENV)-$*
+	@echo "matrix cell $*: installing" $$(grep -v '^#' $<)
+	@$(MATRIX_VENV)-$*/bin/pip install -q -r $< > $(MATRIX_DIR)/$*.install.log 2>&1 \
+	  || { cat $(MATRIX_DIR)/$*.install.log; exit 1; }
+	touch $@
+
+# a cell records pytest's exit code instead of failing, so every cell runs and the table is whole
+matrix-cell-%: $(MATRIX_VENV)-%/.installed build/upstream/test_socketio.py
+	@mkdir -p $(MATRIX_DIR)
+	@echo "matrix cell $*: running (log: $(MATRIX_DIR)/$*.log)"
+	@$(MATRIX_VENV)-$*/bin/python -m pytest -q -p no:flask_socketio --noconftest \
+	  --junitxml=$(MATRIX_DIR)/$*.xml build/upstream/test_socketio.py tests/test_core_*.py \
+	  > $(MATRIX_DIR)/$*.log 2>&1; echo $$? > $(MATRIX_DIR)/$*.rc
+
+# typeshed's stubs for upstream checked against this package, from a folder without its source
+# (so mypy reads the stubs, not the package's own annotations); deliberate differences are listed
+matrix-stubtest: $(MATRIX_VENV)-high/.installed
+	@mkdir -p $(MATRIX_DIR)
+	@echo "matrix stubtest: running (log: $(MATRIX_DIR)/stubtest.log)"
+	@cd $(MATRIX_DIR) && ../../$(MATRIX_VENV)-high/bin/python -m mypy.stubtest flask_socketio \
+	  --allowlist ../../tests/compat/stubtest-allowlist.txt > stubtest.log 2>&1; \
+	  echo $$? > stubtest.rc
+
+matrix-cells: $(addprefix matrix-cell-,$(MATRIX_CELLS)) matrix-stubtest
+
+test-matrix: build/upstream/test_socketio.py
+	rm -f $(MATRIX_DIR)/*.rc $(MATRIX_DIR)/*.xml
+	-$(MAKE) -k -j$(MATRIX_JOBS) matrix-cells
+	$(PYTHON) tests/compat/matrix_report.py $(MATRIX_DIR) $(MATRIX_VENV) $(MATRIX_CELLS)
 
 bench: setup-python
 	test -x $(UPSTREAM_VENV)/bin/python || ( $(PYTHON) -m venv $(UPSTREAM_VENV) && \
@@ -133,4 +194,4 @@ lint: setup-python
 	  -p flask_socketio -p flask_socketio_testing -p pytest_flask_socketio
 
 clean:
-	rm -rf build $(VENV) $(NOGEVENT_VENV) e2e/node_modules examples/chat/node_modules
+	rm -rf build $(VENV) $(NOGEVENT_VENV) $(MATRIX_VENV)-* e2e/node_modules examples/chat/node_modules

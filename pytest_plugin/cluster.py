@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .app_spec import subprocess_pythonpath
 from .live_server import ProcessLiveServer
 from .stash import register_client, register_resource
 
@@ -44,6 +45,7 @@ class SocketIOCluster:
                 message_queue=message_queue,
                 channel=channel,
                 cwd=str(request.config.rootpath),
+                env={"PYTHONPATH": subprocess_pythonpath()},
                 name=f"node{i}",
             )
             for i in range(nodes)

@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from flask_socketio_testing.interface import SocketIOClient
 
+from .app_spec import HOW_TO_SET, AppSpecError, derive_app_spec, subprocess_pythonpath
 from .clients import SocketIOClientFactory
 from .cluster import SocketIOCluster
 from .live_server import LiveServer, LiveServerError, ProcessLiveServer, ThreadLiveServer
@@ -100,28 +101,46 @@ def socketio_transport(request: pytest.FixtureRequest) -> str:
 def make_live_server(
     request: pytest.FixtureRequest, app: Flask, socketio: SocketIO, app_spec: str | None
 ) -> LiveServer:
-    """Pick the live server for this test from the ``socketio_server`` marker and the app."""
+    """Pick the live server for this test from the ``socketio_server`` marker and the app.
+
+    A threading app is served in a thread; any other mode (gevent, the default when it is
+    installed) in a subprocess that imports the app from ``app_spec``, else from the import
+    string derived from the app object (``derive_app_spec``).
+    """
     options = marker_kwargs(request, "socketio_server")
     mode = options.get("async_mode")
     current = getattr(socketio, "async_mode", None)
     in_thread = (
         not options.get("subprocess", False)
         and mode in (None, "threading")
-        and (current == "threading" or app_spec is None)
+        and current == "threading"
     )
     if in_thread:
         return ThreadLiveServer(app, socketio)
+    mode = mode or current or "threading"
+    derived = not app_spec
     if not app_spec:
-        raise LiveServerError(
-            f"a {mode or current} live server runs in a subprocess, which needs the app as an "
-            "import string: set the ini option socketio_app = package.module:app (or "
-            ":create_app()) or use @pytest.mark.socketio_server(app='package.module:app')"
-        )
+        try:
+            app_spec = derive_app_spec(app, request)
+        except AppSpecError as exc:
+            raise LiveServerError(
+                f"a {mode} live server runs in a subprocess, which imports the app by its "
+                f"import string, and none was found: {exc}"
+                + (
+                    "; or create SocketIO(app, async_mode='threading') for an in-thread server"
+                    if mode != "threading"
+                    else ""
+                )
+            ) from None
     return ProcessLiveServer(
         app_spec,
-        mode or current or "threading",
+        mode,
         cwd=str(request.config.rootpath),
+        env={"PYTHONPATH": subprocess_pythonpath()},
         name=request.node.name[:40],
+        spec_hint=f"derived from the app fixture's app; to choose another, {HOW_TO_SET}"
+        if derived
+        else None,
     )
 
 
@@ -132,10 +151,12 @@ def socketio_live_server(
     """The app served for real on 127.0.0.1, ready when the test starts.
 
     Attributes ``url``, ``port``, ``async_mode``, ``startup_time``; methods ``stop()``,
-    ``start()``, ``restart()`` (same port, so clients reconnect). Threading mode runs in a
-    thread of the test process; ``@pytest.mark.socketio_server(async_mode='gevent')`` runs a
-    subprocess that monkey-patches first and imports the app from ``socketio_app`` (ini) or
-    the marker's ``app=``. The server binds port 0 itself and reports the port.
+    ``start()``, ``restart()`` (same port, so clients reconnect). A threading app runs in a
+    thread of the test process; a gevent app (``SocketIO(app)`` with gevent installed) or
+    ``@pytest.mark.socketio_server(async_mode='gevent')`` runs a subprocess that monkey-patches
+    first and imports the app from the marker's ``app=``, the ini ``socketio_app``, or else
+    the module-level name (or no-argument factory) the app fixture's app comes from. The
+    server binds port 0 itself and reports the port.
     """
     server = make_live_server(request, app, socketio, socketio_app_spec)
     register_resource(request, server)
@@ -194,8 +215,9 @@ def socketio_cluster(
 
     ``@pytest.mark.socketio_cluster(nodes=2, message_queue='redis'|'amqp')`` (defaults: 2,
     redis); the async mode comes from ``socketio_server(async_mode=...)`` (default threading).
-    The nodes use a channel unique to this test. Needs the app as an import string (ini
-    ``socketio_app`` or ``socketio_server(app=...)``).
+    The nodes use a channel unique to this test. They import the app from
+    ``socketio_server(app=...)``, the ini ``socketio_app``, or the import string derived from
+    the app fixture's app.
     """
     options = marker_kwargs(request, "socketio_cluster")
     queue = options.get("message_queue", "redis")
@@ -208,10 +230,11 @@ def socketio_cluster(
     else:
         raise ValueError(f"socketio_cluster(message_queue={queue!r}): use 'redis', 'amqp' or a URL")
     if not socketio_app_spec:
-        raise LiveServerError(
-            "socketio_cluster needs the app as an import string: ini option "
-            "socketio_app or @pytest.mark.socketio_server(app=...)"
-        )
+        try:
+            socketio_app_spec = derive_app_spec(request.getfixturevalue("app"), request)
+        except AppSpecError as exc:
+            msg = f"socketio_cluster needs the app as an import string: {exc}"
+            raise LiveServerError(msg) from None
     mode = marker_kwargs(request, "socketio_server").get("async_mode", "threading")
     cluster = SocketIOCluster(
         request, socketio_app_spec, int(options.get("nodes", 2)), url, socketio_channel, mode

@@ -113,8 +113,8 @@ class ThreadLiveServer(LiveServer):
             raise LiveServerError(
                 f"the app's SocketIO uses async_mode={mode!r}; an in-thread live server needs "
                 "'threading'. Create SocketIO(app, async_mode='threading') for tests, or serve "
-                "it in a subprocess with @pytest.mark.socketio_server(async_mode='gevent') and "
-                "the ini option socketio_app = package.module:app."
+                "it in a subprocess: ProcessLiveServer('package.module:app', async_mode=...) "
+                "(the socketio_live_server fixture does so by itself)."
             )
         self.app = app
         self.socketio = socketio
@@ -164,7 +164,9 @@ class ProcessLiveServer(LiveServer):
     """The app served by a subprocess (``python -m pytest_flask_socketio._serve``).
 
     ``app_spec`` is an import string (``package.module:app`` or ``package.module:create_app()``).
-    In gevent mode the subprocess monkey-patches before importing anything else.
+    In gevent mode the subprocess monkey-patches before importing anything else. ``env`` is
+    added to the environment (its ``PYTHONPATH`` goes after ``cwd``); ``spec_hint`` is added to
+    the error when the app does not start (say where ``app_spec`` came from).
     """
 
     def __init__(
@@ -178,6 +180,7 @@ class ProcessLiveServer(LiveServer):
         env: dict[str, str] | None = None,
         startup_timeout: float = 30.0,
         name: str = "live-server",
+        spec_hint: str | None = None,
     ) -> None:
         if async_mode in ("gevent", "eventlet") and importlib.util.find_spec(async_mode) is None:
             missing = ModuleNotFoundError(f"No module named {async_mode!r}", name=async_mode)
@@ -191,6 +194,7 @@ class ProcessLiveServer(LiveServer):
         self.env = env
         self.startup_timeout = startup_timeout
         self.name = name
+        self.spec_hint = spec_hint
         self.port = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.startup_time: float | None = None
@@ -261,8 +265,9 @@ class ProcessLiveServer(LiveServer):
         self._kill()
         if line.startswith("BUSY"):
             raise _PortBusy()
+        hint = f" ({self.spec_hint})" if self.spec_hint else ""
         raise LiveServerError(
-            f"the {self.async_mode} live server for {self.app_spec!r} did not start "
+            f"the {self.async_mode} live server for {self.app_spec!r}{hint} did not start "
             f"({line or 'no output'}); its log:\n{self.log_tail()}"
         )
 

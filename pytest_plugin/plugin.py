@@ -31,6 +31,8 @@ from .simulation import socketio_fault_proxy, socketio_swarm_factory  # noqa: F4
 from .transcript import format_transcript
 from .transports import selected_transports
 
+pytest_plugins = ["pytest_flask_socketio.browser"]  # socketio_page (pytest-playwright)
+
 CLIENT_FIXTURES = ("socketio_client", "socketio_client_factory", "socketio_transport")
 THREADS_KEY = pytest.StashKey[set[int | None]]()
 LEAK_GRACE = 3.0

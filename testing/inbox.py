@@ -186,6 +186,12 @@ class Inbox:
                 list(seen),
             )
 
+    def clear(self) -> None:
+        """Drop every queued event, in every namespace."""
+        with self._cond:
+            for queue in self._queues.values():
+                queue.clear()
+
     def peek(self, namespace: str | None = None) -> list[ReceivedEvent]:
         """The events queued for ``namespace`` (every namespace when None), not removed."""
         with self._cond:

@@ -15,7 +15,8 @@ background tasks or other threads) are waited for with ``receive()`` and ``expec
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, cast
+import weakref
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -24,8 +25,8 @@ from socketio import packet as sio_packet
 from .base import BaseClient, ack_args, ack_value
 from .errors import AckTimeoutError, NotConnectedError, ReceiveTimeoutError
 from .flask_client import handshake_environ
-from .inbox import MISSING
-from .interface import ConnectErrorPayload
+from .inbox import MISSING, Inbox
+from .interface import ConnectErrorPayload, ReceivedEvent
 
 if TYPE_CHECKING:
     from flask_socketio import SocketIO
@@ -35,6 +36,18 @@ __all__ = ["SocketIOTestClient", "AckTimeoutError", "ReceiveTimeoutError", "NotC
 
 _EVENT_TYPES = (sio_packet.EVENT, sio_packet.BINARY_EVENT)
 _ACK_TYPES = (sio_packet.ACK, sio_packet.BINARY_ACK)
+
+
+class PendingEvents(list[ReceivedEvent]):
+    """Upstream's ``client.queue``: the events not read yet; ``clear()`` drops them for good."""
+
+    def __init__(self, events: list[ReceivedEvent], inbox: Inbox) -> None:
+        super().__init__(events)
+        self._inbox = inbox
+
+    def clear(self) -> None:
+        super().clear()
+        self._inbox.clear()
 
 
 class SocketIOTestClient(BaseClient):
@@ -55,6 +68,10 @@ class SocketIOTestClient(BaseClient):
     """
 
     transport = "inprocess"
+    #: every open test client by Engine.IO sid (upstream's class attribute)
+    clients: ClassVar[weakref.WeakValueDictionary[str, SocketIOTestClient]] = (
+        weakref.WeakValueDictionary()
+    )
 
     def __init__(
         self,
@@ -92,8 +109,17 @@ class SocketIOTestClient(BaseClient):
         self._packet_class = server.packet_class
         self._receive = server.receive_inprocess
         self._eio_open = False
+        #: upstream's attributes: the last ack received and the last ack id used
+        self.acks: dict[str, Any] | None = None
+        self.callback_counter = 0
         server.attach_inprocess(self._eio_sid, self._deliver)
+        SocketIOTestClient.clients[self._eio_sid] = self
         self.connect(namespace=namespace, query_string=query_string, headers=headers, auth=auth)
+
+    @property
+    def queue(self) -> PendingEvents:
+        """The events received and not read yet (upstream's attribute; prefer get_received)."""
+        return PendingEvents(self.inbox.peek(), self.inbox)
 
     @property
     def eio_sid(self) -> str:
@@ -108,6 +134,7 @@ class SocketIOTestClient(BaseClient):
         finally:
             self._close_eio()
             self.server.detach_inprocess(self._eio_sid)
+            SocketIOTestClient.clients.pop(self._eio_sid, None)
 
     def leaks(self) -> list[str]:
         """Nothing: an in-process client holds no thread or socket."""
@@ -239,6 +266,7 @@ class SocketIOTestClient(BaseClient):
 
     def _send_with_ack(self, event: str, args: tuple[Any, ...], namespace: str) -> tuple[str, int]:
         ack_id = next(self._ack_ids)
+        self.callback_counter = ack_id
         key = (namespace, ack_id)
         pkt = self._packet_class(sio_packet.EVENT, [event, *args], namespace=namespace, id=ack_id)
         self._awaited_acks.add(key)
@@ -292,6 +320,7 @@ class SocketIOTestClient(BaseClient):
                     )
                 )
         elif packet_type in _ACK_TYPES:
+            self.acks = {"args": pkt.data, "namespace": namespace}
             key = (namespace, pkt.id)
             if key in self._awaited_acks:
                 self._acks[key] = pkt.data

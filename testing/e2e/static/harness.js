@@ -1,9 +1,12 @@
-// In-page helpers the Playwright specs call through page.evaluate().
-// Every socket gets a name; everything it sees is recorded in h.events[name].
+// The Socket.IO browser harness: window.harness, called by specs through page.evaluate().
+// Served by flask_socketio_testing.e2e.harness at /_socketio_harness/harness.js.
+// Every socket gets a name; everything it sees is recorded in harness.events[name]:
+// {type: 'connect' | 'disconnect' | 'connect_error' | 'event', args, at}.
+// harness.client is {package, version} of the socket.io-client build the page loaded.
 (function () {
   'use strict';
 
-  var h = {sockets: {}, events: {}, answers: {}};
+  var harness = {sockets: {}, events: {}, answers: {}, client: null};
 
   function log(line) {
     var el = document.getElementById('log');
@@ -11,7 +14,7 @@
   }
 
   function record(name, type, args) {
-    h.events[name].push({type: type, args: args, at: Date.now()});
+    harness.events[name].push({type: type, args: args, at: Date.now()});
     log(name + ' ' + type + ' ' + safeJson(args));
   }
 
@@ -30,12 +33,12 @@
   // Open a socket: url is absolute or a namespace path on this origin.
   // opts are socket.io-client options; opts.parser === 'msgpack' selects socket.io-msgpack-parser.
   // Resolves with {id, engineId, transport} on connect, rejects with {message, data} on connect_error.
-  h.open = function (name, url, opts) {
+  harness.open = function (name, url, opts) {
     opts = Object.assign({reconnectionDelay: 100, reconnectionDelayMax: 400}, opts || {});
     if (opts.parser === 'msgpack') opts.parser = window.msgpackParser;
     var socket = io(url, opts);
-    h.sockets[name] = socket;
-    h.events[name] = [];
+    harness.sockets[name] = socket;
+    harness.events[name] = [];
     socket.on('connect', function () {
       record(name, 'connect', [socket.id, socket.io.engine.id, socket.io.engine.transport.name]);
     });
@@ -48,10 +51,10 @@
     });
     // server -> browser call(): answer with whatever the spec configured, plus what was asked
     socket.on('question', function (question, ack) {
-      ack({asked: question, answer: h.answers[name]});
+      ack({asked: question, answer: harness.answers[name]});
     });
     return new Promise(function (resolve, reject) {
-      function onConnect() { cleanup(); resolve(h.info(name)); }
+      function onConnect() { cleanup(); resolve(harness.info(name)); }
       function onError(err) {
         cleanup();
         reject(new Error(JSON.stringify({message: err && err.message, data: err && err.data})));
@@ -66,15 +69,15 @@
   };
 
   // Like open(), but resolves with the first connect_error ({message, data}) instead.
-  h.openExpectingError = function (name, url, opts) {
-    return h.open(name, url, Object.assign({reconnection: false}, opts || {})).then(
+  harness.openExpectingError = function (name, url, opts) {
+    return harness.open(name, url, Object.assign({reconnection: false}, opts || {})).then(
       function (info) { return {connected: true, info: info}; },
       function (err) { return {connected: false, error: JSON.parse(err.message)}; }
     );
   };
 
-  h.info = function (name) {
-    var socket = h.sockets[name];
+  harness.info = function (name) {
+    var socket = harness.sockets[name];
     var engine = socket.io.engine;
     return {
       id: socket.id,
@@ -85,14 +88,14 @@
   };
 
   // Resolves once the engine has settled on websocket (upgrade done) or rejects after ms.
-  h.waitForTransport = function (name, transport, ms) {
-    var socket = h.sockets[name];
+  harness.waitForTransport = function (name, transport, ms) {
+    var socket = harness.sockets[name];
     return new Promise(function (resolve, reject) {
       var deadline = Date.now() + (ms || 5000);
       (function poll() {
         var engine = socket.io.engine;
         if (engine && engine.transport && engine.transport.name === transport && !engine.upgrading) {
-          return resolve(h.info(name));
+          return resolve(harness.info(name));
         }
         if (Date.now() > deadline) return reject(new Error('transport is still ' + (engine && engine.transport && engine.transport.name)));
         setTimeout(poll, 20);
@@ -101,8 +104,8 @@
   };
 
   // Emit with an ack; resolves with the ack's arguments (an array), rejects after ms.
-  h.call = function (name, event, args, ms) {
-    var socket = h.sockets[name];
+  harness.call = function (name, event, args, ms) {
+    var socket = harness.sockets[name];
     return new Promise(function (resolve, reject) {
       var timer = setTimeout(function () {
         reject(new Error('no ack for ' + event + ' within ' + (ms || 5000) + ' ms'));
@@ -114,17 +117,17 @@
     });
   };
 
-  h.emit = function (name, event, args) {
-    var socket = h.sockets[name];
+  harness.emit = function (name, event, args) {
+    var socket = harness.sockets[name];
     socket.emit.apply(socket, [event].concat(args || []));
   };
 
   // Resolves with the first recorded entry (at index >= from) matching type and event name.
-  h.waitForEvent = function (name, type, eventName, from, ms) {
+  harness.waitForEvent = function (name, type, eventName, from, ms) {
     return new Promise(function (resolve, reject) {
       var deadline = Date.now() + (ms || 5000);
       (function poll() {
-        var list = h.events[name] || [];
+        var list = harness.events[name] || [];
         for (var i = from || 0; i < list.length; i++) {
           var e = list[i];
           if (e.type === type && (eventName == null || e.args[0] === eventName)) {
@@ -139,29 +142,29 @@
     });
   };
 
-  h.count = function (name, type, eventName) {
-    return (h.events[name] || []).filter(function (e) {
+  harness.count = function (name, type, eventName) {
+    return (harness.events[name] || []).filter(function (e) {
       return e.type === type && (eventName == null || e.args[0] === eventName);
     }).length;
   };
 
-  h.close = function (name) {
-    if (h.sockets[name]) h.sockets[name].disconnect();
+  harness.close = function (name) {
+    if (harness.sockets[name]) harness.sockets[name].disconnect();
   };
 
-  h.closeAll = function () {
-    Object.keys(h.sockets).forEach(h.close);
+  harness.closeAll = function () {
+    Object.keys(harness.sockets).forEach(harness.close);
   };
 
   // Deterministic bytes: i-th byte is (i * 31 + seed) & 255.
-  h.bytes = function (length, seed) {
+  harness.bytes = function (length, seed) {
     var out = new Uint8Array(length);
     for (var i = 0; i < length; i++) out[i] = (i * 31 + (seed || 7)) & 255;
     return out;
   };
 
   // Compare something received (ArrayBuffer, typed array, Node-style Buffer JSON) with expected bytes.
-  h.sameBytes = function (received, expected) {
+  harness.sameBytes = function (received, expected) {
     var view;
     if (received instanceof ArrayBuffer) view = new Uint8Array(received);
     else if (ArrayBuffer.isView(received)) view = new Uint8Array(received.buffer, received.byteOffset, received.byteLength);
@@ -173,5 +176,5 @@
     return {ok: true, kind: Object.prototype.toString.call(received), length: view.length};
   };
 
-  window.h = h;
+  window.harness = harness;
 })();

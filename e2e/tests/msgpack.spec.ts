@@ -6,12 +6,12 @@ import { test, expect, TRANSPORTS } from './fixtures';
 test.describe('msgpack', () => {
   for (const label of ['websocket', 'polling'] as const) {
     test(`serializer='msgpack' with socket.io-msgpack-parser: events, acks and binary round-trip (${label})`, async ({
-      client,
-      openPage,
+      harnessPage,
+      openHarness,
       spawnServer,
     }) => {
       const server = await spawnServer({ serializer: 'msgpack' });
-      const page = await openPage({ origin: server.origin, context: client.context() });
+      const page = await openHarness({ origin: server.origin, context: harnessPage.context() });
       const frames = { text: [] as string[], binary: 0 };
       page.on('websocket', (ws) =>
         ws.on('framereceived', ({ payload }) => {
@@ -20,23 +20,23 @@ test.describe('msgpack', () => {
         }),
       );
       const result = await page.evaluate(async (o) => {
-        const info = await h.open('mp', '/', Object.assign({ parser: 'msgpack' }, o));
-        const bytes = h.bytes(5000, 11);
-        const small = h.bytes(16, 2);
+        const info = await harness.open('mp', '/', Object.assign({ parser: 'msgpack' }, o));
+        const bytes = harness.bytes(5000, 11);
+        const small = harness.bytes(16, 2);
         const payload = { text: 'msgpack ✓', n: 3.5, big: 2 ** 40, list: [1, null, true], raw: bytes.buffer, nested: { items: [small.buffer] } };
-        const [acked] = await h.call('mp', 'echo', [payload]);
-        const from = h.events.mp.length;
-        h.emit('mp', 'echo_event', [payload]);
-        const evt = await h.waitForEvent('mp', 'event', 'echoed', from, 5000);
+        const [acked] = await harness.call('mp', 'echo', [payload]);
+        const from = harness.events.mp.length;
+        harness.emit('mp', 'echo_event', [payload]);
+        const evt = await harness.waitForEvent('mp', 'event', 'echoed', from, 5000);
         const emitted = evt.args[1];
-        const [seen] = await h.call('mp', 'whoami');
+        const [seen] = await harness.call('mp', 'whoami');
         const check = (got: any) => ({
           text: got.text,
           n: got.n,
           big: got.big,
           list: got.list,
-          raw: h.sameBytes(got.raw, bytes),
-          nested: h.sameBytes(got.nested.items[0], small),
+          raw: harness.sameBytes(got.raw, bytes),
+          nested: harness.sameBytes(got.nested.items[0], small),
         });
         return { info, seen, ack: check(acked), emit: check(emitted) };
       }, TRANSPORTS[label]);

@@ -2,7 +2,7 @@ import { test, expect } from './fixtures';
 
 test('rooms across two browser contexts: a room broadcast reaches members only; leaving stops delivery', async ({
   browser,
-  openPage,
+  openHarness,
 }, testInfo) => {
   const tag = `${testInfo.project.name}-${testInfo.testId}-${testInfo.repeatEachIndex}`;
   const room = `room-${tag}`;
@@ -10,15 +10,15 @@ test('rooms across two browser contexts: a room broadcast reaches members only; 
   const ctxA = await browser.newContext();
   const ctxB = await browser.newContext();
   try {
-    const a = await openPage({ context: ctxA });
-    const b = await openPage({ context: ctxB });
+    const a = await openHarness({ context: ctxA });
+    const b = await openHarness({ context: ctxB });
     for (const page of [a, b]) {
-      await page.evaluate((r) => h.open('s', '/').then(() => h.call('s', 'join', [r])), fenceRoom);
+      await page.evaluate((r) => harness.open('s', '/').then(() => harness.call('s', 'join', [r])), fenceRoom);
     }
 
     // Sends a room broadcast from `sender`, then returns what each page saw before the fence.
     const broadcast = async (msg: string, fence: string) => {
-      await a.evaluate(([m, f, r, fr]) => h.call('s', 'room_broadcast', [{ room: r, msg: m, fence: f, fence_room: fr }]), [
+      await a.evaluate(([m, f, r, fr]) => harness.call('s', 'room_broadcast', [{ room: r, msg: m, fence: f, fence_room: fr }]), [
         msg,
         fence,
         room,
@@ -28,12 +28,12 @@ test('rooms across two browser contexts: a room broadcast reaches members only; 
       for (const page of [a, b]) {
         seen.push(
           await page.evaluate(async ([m, f]) => {
-            await h.waitForEvent('s', 'event', 'fence', 0, 5000).then(function wait(): any {
+            await harness.waitForEvent('s', 'event', 'fence', 0, 5000).then(function wait(): any {
               // the fence for *this* broadcast (earlier fences carry other tokens)
-              const fences = h.events.s.filter((e: any) => e.type === 'event' && e.args[0] === 'fence' && e.args[1] === f);
+              const fences = harness.events.s.filter((e: any) => e.type === 'event' && e.args[0] === 'fence' && e.args[1] === f);
               return fences.length ? null : new Promise((r) => setTimeout(r, 10)).then(wait);
             });
-            return h.events.s.filter((e: any) => e.type === 'event' && e.args[0] === 'room_msg' && e.args[1] === m).length;
+            return harness.events.s.filter((e: any) => e.type === 'event' && e.args[0] === 'room_msg' && e.args[1] === m).length;
           }, [msg, fence] as const),
         );
       }
@@ -41,15 +41,15 @@ test('rooms across two browser contexts: a room broadcast reaches members only; 
     };
 
     // only A is in the room
-    await a.evaluate((r) => h.call('s', 'join', [r]), room);
+    await a.evaluate((r) => harness.call('s', 'join', [r]), room);
     expect(await broadcast('one', 'f1')).toEqual([1, 0]);
 
     // B joins: both get it
-    await b.evaluate((r) => h.call('s', 'join', [r]), room);
+    await b.evaluate((r) => harness.call('s', 'join', [r]), room);
     expect(await broadcast('two', 'f2')).toEqual([1, 1]);
 
     // A leaves: only B gets it
-    await a.evaluate((r) => h.call('s', 'leave', [r]), room);
+    await a.evaluate((r) => harness.call('s', 'leave', [r]), room);
     expect(await broadcast('three', 'f3')).toEqual([0, 1]);
   } finally {
     await ctxA.close();

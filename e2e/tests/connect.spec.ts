@@ -6,15 +6,15 @@ test.describe('connect', () => {
     ['polling', 'polling'],
     ['default', 'websocket'],
   ] as const) {
-    test(`${label} transport ends on ${expected}; the handshake sid is what the server sees`, async ({ client }) => {
+    test(`${label} transport ends on ${expected}; the handshake sid is what the server sees`, async ({ harnessPage }) => {
       const opts = TRANSPORTS[label];
-      const info = await client.evaluate((o) => h.open('main', '/', o), opts);
-      const settled = await client.evaluate(
-        ([t]) => h.waitForTransport('main', t, 5000),
+      const info = await harnessPage.evaluate((o) => harness.open('main', '/', o), opts);
+      const settled = await harnessPage.evaluate(
+        ([t]) => harness.waitForTransport('main', t, 5000),
         [expected] as const,
       );
       expect(settled.transport).toBe(expected);
-      const [server] = await client.evaluate(() => h.call('main', 'whoami'));
+      const [server] = await harnessPage.evaluate(() => harness.call('main', 'whoami'));
       // Socket.IO sid (CONNECT packet) and Engine.IO sid (handshake) as the server knows them
       expect(server.sid).toBe(info.id);
       expect(server.eio_sid).toBe(info.engineId);
