@@ -15,7 +15,7 @@ PORT ?= 5000
 export CHROMIUM_PATH
 
 .PHONY: help run test setup setup-python setup-node setup-chromium test-python test-nogevent \
-        test-e2e test-load-smoke test-install bench lint clean
+        test-e2e test-load-smoke test-install bench lint clean protocol-suites protocol-fuzz
 
 help:
 	@echo "make run    - start the demo chat on http://127.0.0.1:$(PORT)"
@@ -166,6 +166,19 @@ bench: setup-python
 	  websocket-client msgpack )
 	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_dispatch.py
 	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_test_client.py
+
+# the official protocol suites (checkouts given by SIO_PROTOCOL_DIR / EIO_PROTOCOL_DIR, `npm ci`
+# run in their test-suite folders) against this server: gevent and threading, reference and long
+# heartbeat, RUNS times each; they need localhost:3000, so they run in a private network namespace
+RUNS ?= 5
+protocol-suites: setup-python
+	$(PY) tests/protocol/run_suites.py --runs $(RUNS) --verbose
+
+# the full fuzzer (make test runs a 1,000-packet version): 20,000 malformed packets per mode
+FUZZ_PACKETS ?= 20000
+protocol-fuzz: setup-python
+	$(PY) tests/protocol/fuzz.py --packets $(FUZZ_PACKETS) --mode threading
+	$(PY) tests/protocol/fuzz.py --packets $(FUZZ_PACKETS) --mode gevent
 
 # mypy reads the three folders under their import names through a tree of links
 TYPECHECK_DIR := build/typecheck

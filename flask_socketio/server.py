@@ -20,6 +20,7 @@ import socketio
 from socketio import packet
 
 from .engineio_server import EngineIOServer
+from .sio_protocol import ProtocolMixin
 
 #: WSGI environ keys set for every request that goes through the middleware.
 APP_KEY = "flask.app"
@@ -28,7 +29,7 @@ SERVER_KEY = "flask_socketio.server"
 Deliver = Callable[[Any], None]
 
 
-class Server(socketio.Server):
+class Server(ProtocolMixin, socketio.Server):
     """python-socketio's server with in-process peers and stricter namespace handling."""
 
     def __init__(self, *, flask_app: flask.Flask | None = None, **options: Any) -> None:
