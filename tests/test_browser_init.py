@@ -1,6 +1,6 @@
 """``python -m flask_socketio_testing.e2e init``: the Playwright project it writes, the repository's
 own e2e/ built on the same shipped files, and (slow, once) init + ``npm ci`` + ``npx playwright
-test`` against an app the project has never seen (tests/browser_other_app.py)."""
+test`` against an app the project has never seen (tests/apps/browser_other_app.py)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_init_writes_a_project_for_the_app(tmp_path, capsys):
         "--auth",
         '{"token": "s3cret"}',
         "--cwd",
-        str(ROOT / "tests"),
+        str(ROOT / "tests" / "apps"),
     )
     assert code == 0
     for name in (*PROJECT_FILES, "socketio.json", ".gitignore"):
@@ -44,7 +44,7 @@ def test_init_writes_a_project_for_the_app(tmp_path, capsys):
     assert settings == {
         "app": "browser_other_app:app",
         "python": sys.executable,
-        "cwd": str(ROOT / "tests"),
+        "cwd": str(ROOT / "tests" / "apps"),
         "namespace": "/shop",
         "auth": {"token": "s3cret"},
         "asyncMode": "gevent",
@@ -139,7 +139,7 @@ def test_init_npm_ci_and_playwright_pass_against_an_app_never_seen(tmp_path):
             "--auth",
             '{"token": "s3cret"}',
             "--cwd",
-            str(ROOT / "tests"),
+            str(ROOT / "tests" / "apps"),
         )
         == 0
     )

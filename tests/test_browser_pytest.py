@@ -1,6 +1,6 @@
 """The pytest recipe of docs/browser.md: pytest-playwright's ``page`` against the live server
 (``socketio_page``), once per installed socket.io-client, on an app with its own namespace and
-auth (tests/browser_other_app.py), served in a thread and by a gevent subprocess."""
+auth (tests/apps/browser_other_app.py), served in a thread and by a gevent subprocess."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ pytest.importorskip(
 )
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-OTHER_APP = "tests.browser_other_app:create_app()"
+OTHER_APP = "tests.apps.browser_other_app:create_app()"
 
 if not os.access(CHROMIUM, os.X_OK):
     pytest.skip(f"needs Chromium at {CHROMIUM} (set CHROMIUM_PATH)", allow_module_level=True)
@@ -22,7 +22,7 @@ if not os.access(CHROMIUM, os.X_OK):
 
 @pytest.fixture
 def app() -> Flask:
-    from tests.browser_other_app import create_app
+    from tests.apps.browser_other_app import create_app
 
     return create_app("threading")
 

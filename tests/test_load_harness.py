@@ -1,8 +1,9 @@
 """The Locust load harness (load/, flask_socketio_testing.locust), issue 7.
 
 Locust monkey-patches gevent when imported, so everything that imports it runs in a child
-process: the unit checks (tests/load_units.py), and a tiny capacity run. The server under load
-(load/_server.py) is checked directly: two nodes sharing Redis relay a room message across nodes.
+process: the unit checks (tests/support/load_units.py), and a tiny capacity run. The server
+under load (load/_server.py) is checked directly: two nodes sharing Redis relay a room message
+across nodes.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def test_units_in_a_gevent_child_process() -> None:
         "from gevent import monkey; monkey.patch_all()\n"
         "import sys, pytest\n"
         "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-p', 'no:randomly', "
-        f"{str(ROOT / 'tests' / 'load_units.py')!r}]))\n"
+        f"{str(ROOT / 'tests' / 'support' / 'load_units.py')!r}]))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120

@@ -1,4 +1,4 @@
-"""Load runs for an app the harness was not written for (tests/load_other_app.py): its own
+"""Load runs for an app the harness was not written for (tests/apps/load_other_app.py): its own
 namespace, auth, join event and ack, and a relay that wraps the payload.
 
 The locustfile is the one docs/load.md shows, taken from the page, so the manual's example is
@@ -47,7 +47,7 @@ def forum(tmp_path: Path) -> Iterator[dict]:
             sys.executable,
             "-m",
             "flask_socketio_testing.locust.server",
-            "tests/load_other_app.py:create_app",
+            "tests/apps/load_other_app.py:create_app",
             "--ready-file",
             str(ready),
             "--run-seconds",
@@ -146,7 +146,7 @@ def test_capacity_run_for_another_app(tmp_path: Path, forum: dict) -> None:
         assert step["sends_per_s"] > 0  # the relay renames say -> post
         assert step["received"] > 0 and step["received"] == step["expected"]
         assert step["server_cpu_pct"] is not None and step["p99_ms"] is not None
-    assert summary["versions"]["server"]["app"] == "tests/load_other_app.py:create_app"
+    assert summary["versions"]["server"]["app"] == "tests/apps/load_other_app.py:create_app"
     assert (out / "plot.png").read_bytes()[:4] == b"\x89PNG"
 
 

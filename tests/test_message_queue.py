@@ -1,6 +1,6 @@
 """Message queues for many nodes, against the real Redis and the real RabbitMQ.
 
-For each backend two gevent server processes of ``tests/mq_app.py`` share a channel that is
+For each backend two gevent server processes of ``tests/apps/mq_app.py`` share a channel that is
 unique to the test (so parallel xdist workers never see each other's messages); python-socketio
 WebSocket clients sit on both nodes, and a write-only ``SocketIO(message_queue=..., channel=...)``
 without an app emits from this process, as a worker process would.
@@ -32,7 +32,7 @@ import flask_socketio.queues
 from flask_socketio import SocketIO
 from flask_socketio.queues import MessageQueueError
 
-MQ_APP = Path(__file__).resolve().parent / "mq_app.py"
+MQ_APP = Path(__file__).resolve().parent / "apps" / "mq_app.py"
 START_TIMEOUT = 60.0  # seconds for a node to print its port (a loaded 2-core box is slow)
 WAIT = 10.0  # seconds for an expected event to arrive
 QUIET = 0.3  # seconds in which an unexpected event would have arrived (loopback: ms)
@@ -60,7 +60,7 @@ def queue_url(request: pytest.FixtureRequest) -> str:
 
 
 class Node:
-    """One server process of tests/mq_app.py (gevent, patched first), killed at teardown."""
+    """One server process of tests/apps/mq_app.py (gevent, patched first), killed at teardown."""
 
     def __init__(self, name: str, url: str, channel: str, log_dir: Path) -> None:
         self.name = name
@@ -228,7 +228,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster(queue_url: str, socketio_channel: str, tmp_path: Path) -> Iterator[Cluster]:
-    """Two gevent nodes of tests/mq_app.py on a fresh channel; all killed at teardown."""
+    """Two gevent nodes of tests/apps/mq_app.py on a fresh channel; all killed at teardown."""
     cluster = Cluster(queue_url, socketio_channel, tmp_path)
     try:
         cluster.start()

@@ -203,7 +203,7 @@ class TestAppInGeventMode:
 
     @pytest.fixture
     def app(self):
-        from tests.plugin_app import create_app
+        from tests.apps.plugin_app import create_app
 
         return create_app(async_mode="gevent")
 
@@ -221,7 +221,7 @@ class TestAppInGeventMode:
         app = request.getfixturevalue("app")
         server = make_live_server(request, app, app.extensions["socketio"], None)
         assert isinstance(server, ProcessLiveServer)
-        assert server.app_spec == "tests.plugin_app:create_app()"
+        assert server.app_spec == "tests.apps.plugin_app:create_app()"
 
     def test_an_app_built_out_of_reach_says_what_to_set(self, request):
         from pytest_flask_socketio.fixtures import make_live_server

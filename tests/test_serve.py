@@ -67,7 +67,7 @@ def serve() -> Iterator[type[Served]]:
 @pytest.mark.parametrize("mode", ["gevent", "threading"])
 def test_module_app_served_with_the_harness(serve, mode):
     served = serve(
-        "tests.browser_other_app:app",
+        "tests.apps.browser_other_app:app",
         "--port",
         "0",
         "--async-mode",
@@ -93,19 +93,19 @@ def test_module_app_served_with_the_harness(serve, mode):
 
 
 def test_factory_with_the_flask_app_rules(serve):
-    served = serve("tests.browser_other_app:create_app()", "--async-mode", "threading")
+    served = serve("tests.apps.browser_other_app:create_app()", "--async-mode", "threading")
     assert requests.get(served.url + "/", timeout=5).text == "the shop"
     assert served.stop()[0] == 0
 
 
 def test_a_module_with_one_app_from_its_folder(serve):
-    served = serve("browser_other_app", cwd=ROOT / "tests")
+    served = serve("browser_other_app", cwd=ROOT / "tests" / "apps")
     assert requests.get(served.url + "/", timeout=5).text == "the shop"
     assert served.stop()[0] == 0
 
 
 def test_sigint_exits_cleanly_too(serve):
-    served = serve("tests.browser_other_app:app")
+    served = serve("tests.apps.browser_other_app:app")
     code, err = served.stop(signal.SIGINT)
     assert code == 0 and "Traceback" not in err, err
 
@@ -115,7 +115,7 @@ def test_a_taken_port_is_refused_with_its_reason(serve):
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        served = serve("tests.browser_other_app:app", "--port", str(port))
+        served = serve("tests.apps.browser_other_app:app", "--port", str(port))
         code, err = served.stop()
     assert served.url == ""
     assert code == 3
@@ -126,7 +126,7 @@ def test_a_taken_port_is_refused_with_its_reason(serve):
     ("spec", "reason"),
     [
         ("tests.no_such_module:app", "Could not import 'tests.no_such_module'"),
-        ("tests.browser_other_app:missing", "Failed to find attribute 'missing'"),
+        ("tests.apps.browser_other_app:missing", "Failed to find attribute 'missing'"),
         ("tests.test_serve", "no SocketIO"),
     ],
 )
@@ -141,7 +141,7 @@ def test_an_app_that_cannot_load_says_why(serve, spec, reason, tmp_path):
 
 
 def test_the_url_is_the_only_line_on_stdout(serve):
-    served = serve("tests.browser_other_app:app")
+    served = serve("tests.apps.browser_other_app:app")
     requests.get(served.url + "/", timeout=5)
     served.proc.send_signal(signal.SIGTERM)
     rest, _ = served.proc.communicate(timeout=10)

@@ -206,7 +206,7 @@ def test_close_stops_the_thread_and_the_listener(echo: EchoServer) -> None:
 
 
 def test_works_in_a_gevent_patched_process() -> None:
-    script = os.path.join(HERE, "sim_gevent_check.py")
+    script = os.path.join(HERE, "support", "sim_gevent_check.py")
     out = subprocess.run(
         [sys.executable, script, "proxy"], capture_output=True, text=True, timeout=60
     )

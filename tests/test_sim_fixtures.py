@@ -11,13 +11,13 @@ from flask import Flask
 from flask_socketio_testing.ledger import DeliveryLedger
 from flask_socketio_testing.swarm import Swarm
 
-GEVENT_APP = "tests.sim_app:create_gevent_app()"
+GEVENT_APP = "tests.apps.sim_app:create_gevent_app()"
 
 
 @pytest.fixture
 def app() -> Iterator[Flask]:
     """The simulation app instead of the repository's default test app."""
-    from tests.sim_app import create_app
+    from tests.apps.sim_app import create_app
 
     yield create_app()
 

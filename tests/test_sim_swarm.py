@@ -19,7 +19,7 @@ from flask_socketio_testing.stamp import read_stamp
 from flask_socketio_testing.swarm import Swarm
 from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer
 
-from tests.sim_app import create_app
+from tests.apps.sim_app import create_app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # short pings for the blackhole tests only: elsewhere a busy machine must not look like a
@@ -37,7 +37,7 @@ def _thread_server(**options: Any) -> ThreadLiveServer:
 def _gevent_server(**options: Any) -> ProcessLiveServer:
     env = {f"SIM_{k.upper()}": str(v) for k, v in options.items()}
     return ProcessLiveServer(
-        "tests.sim_app:create_gevent_app()", "gevent", cwd=ROOT, env=env, name="sim"
+        "tests.apps.sim_app:create_gevent_app()", "gevent", cwd=ROOT, env=env, name="sim"
     )
 
 
@@ -301,7 +301,7 @@ def test_500_websocket_clients_on_gevent_each_get_the_broadcast_once() -> None:
 
 def test_swarm_of_greenlets_in_a_gevent_patched_process() -> None:
     out = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "sim_gevent_check.py"), "swarm"],
+        [sys.executable, os.path.join(ROOT, "tests", "support", "sim_gevent_check.py"), "swarm"],
         capture_output=True,
         text=True,
         timeout=120,

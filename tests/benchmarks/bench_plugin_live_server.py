@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from flask_socketio_testing import Client  # noqa: E402
 from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer  # noqa: E402
 
-from tests.plugin_app import create_app  # noqa: E402
+from tests.apps.plugin_app import create_app  # noqa: E402
 
 
 def measure(make, runs: int) -> tuple[list[float], list[float]]:
@@ -50,7 +50,7 @@ def main() -> None:
     app = create_app()
     socketio = app.extensions["socketio"]
     show("threading (in a thread)", *measure(lambda: ThreadLiveServer(app, socketio), 20))
-    spec = "tests.plugin_app:create_app()"
+    spec = "tests.apps.plugin_app:create_app()"
     show(
         "gevent (subprocess)", *measure(lambda: ProcessLiveServer(spec, "gevent", cwd=str(ROOT)), 5)
     )

@@ -1,8 +1,8 @@
 """Swarm benchmark: light websocket swarms against the project's gevent server, beside Node.
 
 For each swarm size (default 1,000 / 3,000 / 10,000; the largest across worker processes) and each
-round, a fresh gevent server subprocess serves ``tests/sim_app.py`` and two receivers take turns on
-the same workload (``--broadcasts`` server emits to every client, sent back to back):
+round, a fresh gevent server subprocess serves ``tests/apps/sim_app.py`` and two receivers take
+turns on the same workload (``--broadcasts`` server emits to every client, sent back to back):
 
 - ``python``: a :class:`~flask_socketio_testing.Swarm` (light engine), verified by one
   :class:`~flask_socketio_testing.DeliveryLedger` (exactly once, every client);
@@ -79,7 +79,7 @@ def rss_of(pids: list[int]) -> int:
 
 def start_server() -> ProcessLiveServer:
     server = ProcessLiveServer(
-        "tests.sim_app:create_gevent_app()", "gevent", cwd=ROOT, startup_timeout=60
+        "tests.apps.sim_app:create_gevent_app()", "gevent", cwd=ROOT, startup_timeout=60
     )
     server.start()
     with requests.Session() as http:  # warm up the server's routes

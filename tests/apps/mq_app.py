@@ -1,6 +1,6 @@
 """A small app for the message-queue tests: one gevent server node behind a message queue.
 
-Run as ``python tests/mq_app.py --queue URL --channel NAME --node NAME``: gevent patches the
+Run as ``python tests/apps/mq_app.py --queue URL --channel NAME --node NAME``: gevent patches the
 standard library first, then the app is built, the server binds port 0 on 127.0.0.1 and prints
 ``PORT=<port>`` on stdout once it is ready to accept connections.
 

@@ -5,7 +5,7 @@ refused with a reason otherwise; ``enter`` / ``exit`` take ``{"topic": ...}`` an
 ``{"ok": True}``; ``say`` takes ``{"topic": ..., "body": ...}`` and relays a *wrapped*
 payload, ``post`` = ``{"by": name, "body": body}``, to the topic. Served by the load launcher::
 
-    python -m flask_socketio_testing.locust.server tests/load_other_app.py:create_app
+    python -m flask_socketio_testing.locust.server tests/apps/load_other_app.py:create_app
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A small Flask-SocketIO app used by the repository's own tests (the root conftest's ``app``).
 
 Served in-process, by an in-thread live server, and by subprocess live servers
-(``tests.plugin_app:create_app()``).
+(``tests.apps.plugin_app:create_app()``).
 """
 
 from __future__ import annotations

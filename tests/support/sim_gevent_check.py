@@ -1,8 +1,8 @@
 """Run the simulation tools inside a gevent-patched process (used by tests/test_sim_*.py).
 
-``python tests/sim_gevent_check.py proxy``: FaultProxy against a greenlet echo server.
-``python tests/sim_gevent_check.py swarm``: a swarm of greenlet clients through a FaultProxy to a
-gevent live server, a ledger-verified broadcast, a cut and the reconnection.
+``python tests/support/sim_gevent_check.py proxy``: FaultProxy against a greenlet echo server.
+``python tests/support/sim_gevent_check.py swarm``: a swarm of greenlet clients through a
+FaultProxy to a gevent live server, a ledger-verified broadcast, a cut and the reconnection.
 Each mode prints ``<mode> ok`` and exits 0, or raises. Both check that no greenlet survives.
 """
 
@@ -20,7 +20,7 @@ import time  # noqa: E402
 import gevent  # noqa: E402
 import greenlet  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def live_greenlets() -> int:
@@ -100,7 +100,7 @@ def check_swarm() -> None:
     from pytest_flask_socketio.live_server import ProcessLiveServer
 
     size = int(os.environ.get("SIM_SWARM_SIZE", "100"))
-    server = ProcessLiveServer("tests.sim_app:create_gevent_app()", "gevent", cwd=ROOT)
+    server = ProcessLiveServer("tests.apps.sim_app:create_gevent_app()", "gevent", cwd=ROOT)
     server.start()
     try:
         baseline = live_greenlets()
