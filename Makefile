@@ -71,7 +71,7 @@ run: setup-python examples/chat/node_modules/.installed
 	PORT=$(PORT) $(PY) examples/chat/app.py
 
 test: setup
-	$(MAKE) test-python test-matrix test-e2e test-load-smoke test-install
+	$(MAKE) lint test-python test-matrix test-e2e test-load-smoke test-install
 
 # -- the parts of `make test` --------------------------------------------------------------------
 
