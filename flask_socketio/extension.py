@@ -2,74 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 import flask
 import socketio
-from flask import json as flask_json
-from flask.globals import _cv_request
-from socketio.exceptions import ConnectionRefusedError
 
 from . import serving
-from .dispatch import accepts_argument, push_event_context, save_flask_session
+from .dispatch import Dispatcher, Handler
+from .flask_context import current_request_context
 from .namespace import BoundNamespace, Namespace
+from .options import python_socketio_options
 from .queues import manager_for_url
-from .server import APP_KEY, SERVER_KEY, Middleware, Server
-
-Handler = Callable[..., Any]
-
-# async modes python-engineio knows, and the packages each one needs
-_ASYNC_MODES: dict[str, tuple[str, ...]] = {
-    "threading": (),
-    "gevent": ("gevent",),
-    "gevent_uwsgi": ("gevent", "uwsgi"),
-    "eventlet": ("eventlet",),
-}
-# options of this extension that are not python-socketio server options
-_OWN_OPTIONS = ("message_queue", "channel", "manage_session", "path", "resource")
-
-
-def _flask_safe_json(app: flask.Flask | None) -> Any:
-    """Wrap ``flask.json`` so dumps/loads always run inside the app context they need."""
-
-    class FlaskSafeJSON:
-        @staticmethod
-        def dumps(*args: Any, **kwargs: Any) -> str:
-            if app is None or flask.has_app_context():
-                return flask_json.dumps(*args, **kwargs)
-            with app.app_context():
-                return flask_json.dumps(*args, **kwargs)
-
-        @staticmethod
-        def loads(*args: Any, **kwargs: Any) -> Any:
-            if app is None or flask.has_app_context():
-                return flask_json.loads(*args, **kwargs)
-            with app.app_context():
-                return flask_json.loads(*args, **kwargs)
-
-    return FlaskSafeJSON
-
-
-def _check_async_mode(mode: str | None) -> None:
-    """Fail early, naming what to install, for an unknown or unavailable async mode."""
-    if mode is None:
-        return
-    if mode not in _ASYNC_MODES:
-        raise ValueError(
-            f"Unknown async_mode {mode!r}. Use one of: {', '.join(_ASYNC_MODES)} "
-            "(or leave it unset to pick the best one installed)."
-        )
-    import importlib.util
-
-    missing = [m for m in _ASYNC_MODES[mode] if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ValueError(
-            f"async_mode={mode!r} needs the {', '.join(missing)} package(s): "
-            f"pip install {' '.join(missing)}" + (" gevent-websocket" if mode == "gevent" else "")
-        )
+from .server import SERVER_KEY, Middleware, Server
 
 
 def _payload(args: tuple[Any, ...]) -> Any:
@@ -110,6 +56,7 @@ class SocketIO:
             weakref.WeakKeyDictionary()
         )
         self._queue_manager: Any = None
+        self._dispatcher = Dispatcher(self)
         if app is not None or "message_queue" in kwargs:
             self.init_app(app, **kwargs)
         else:
@@ -136,19 +83,7 @@ class SocketIO:
             channel = self.server_options.get("channel", "flask-socketio")
             self._queue_manager = manager_for_url(url, channel, write_only=app is None)
             self.server_options["client_manager"] = self._queue_manager
-        options = {k: v for k, v in self.server_options.items() if k not in _OWN_OPTIONS}
-        if options.get("json") is flask_json:
-            options["json"] = _flask_safe_json(app)
-        if os.environ.get("FLASK_RUN_FROM_CLI") and options.get("async_mode") is None:
-            options["async_mode"] = "threading"
-        if options.get("async_mode") is None:
-            options["async_mode"] = _default_async_mode()
-        _check_async_mode(options.get("async_mode"))
-        options["serializer"] = _packet_class(
-            options.get("serializer", "default"), own_json=options.get("json") is not None
-        )
-
-        server = Server(flask_app=app, **options)
+        server = Server(flask_app=app, **python_socketio_options(app, self.server_options))
         server.extension = self
         self.server = server
         self.async_mode = server.async_mode
@@ -166,7 +101,7 @@ class SocketIO:
             if isinstance(inner, Middleware) and inner.flask_app is app:
                 inner = inner.wsgi_app  # re-initialising this app: replace our own middleware
             self.sockio_mw = Middleware(server, app, inner, socketio_path=path.lstrip("/"))
-            app.wsgi_app = self.sockio_mw
+            app.wsgi_app = self.sockio_mw  # type: ignore[method-assign]  # Flask's own advice
 
     # -- handler registration ---------------------------------------------------------------
 
@@ -234,98 +169,16 @@ class SocketIO:
     def _attach_handler(
         self, server: Server, message: str, handler: Handler, namespace: str
     ) -> None:
-        takes_argument = accepts_argument(handler)
-
-        def dispatch(*raw: Any) -> Any:
-            args = list(raw)
-            event = args.pop(0) if message == "*" else message
-            real_namespace = args.pop(0) if namespace == "*" else namespace
-            sid = args.pop(0)
-            if message == "*":
-                args.insert(0, event)
-            return self._dispatch(
-                server, handler, event, real_namespace, sid, tuple(args), takes_argument
-            )
-
-        server.on(message, dispatch, namespace=namespace)
-
-    def _dispatch_namespace_event(
-        self,
-        server: Server,
-        namespace_handler: Namespace,
-        event: str,
-        handler: Handler,
-        args: tuple,
-    ) -> Any:
-        namespace = namespace_handler.namespace
-        if namespace == "*":
-            namespace, args = args[0], args[1:]
-        sid, args = args[0], args[1:]
-        return self._dispatch(
-            server,
-            handler,
-            event,
-            namespace,
-            sid,
-            args,
-            accepts_argument(handler),
-            error_hook=getattr(namespace_handler, "error", None),
-        )
-
-    def _dispatch(
-        self,
-        server: Server,
-        handler: Handler,
-        message: str | None,
-        namespace: str,
-        sid: str,
-        args: tuple,
-        takes_argument: bool = True,
-        error_hook: Handler | None = None,
-    ) -> Any:
-        """Call ``handler`` inside the Flask context of connection ``sid``."""
-        environ = server.get_environ(sid, namespace=namespace)
-        if not environ:
-            return "", 400  # the client is gone; same answer as upstream
-        app = environ.get(APP_KEY) or server.flask_app
-        ctx, session = push_event_context(app, environ, self.manage_session)
-        error: BaseException | None = None
-        try:
-            request = ctx.request
-            request.sid = sid  # type: ignore[attr-defined]
-            request.namespace = namespace  # type: ignore[attr-defined]
-            request.event = {"message": message, "args": args}  # type: ignore[attr-defined]
-            try:
-                if message == "connect":
-                    auth = args[1] if len(args) > 1 else None
-                    result = handler(auth) if takes_argument else handler()
-                elif message == "disconnect":
-                    result = handler(*args[:1]) if takes_argument else handler()
-                else:
-                    result = handler(*args)
-            except ConnectionRefusedError:
-                raise
-            except Exception as exc:
-                exception_handler = error_hook or self.exception_handlers.get(
-                    namespace, self.default_exception_handler
-                )
-                if exception_handler is None:
-                    raise
-                return exception_handler(exc)
-            if not self.manage_session:
-                save_flask_session(app, session)
-            return result
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            ctx.pop(error)
+        self._dispatcher.attach(server, message, handler, namespace)
 
     def _handle_event(
         self, handler: Handler, message: str, namespace: str, sid: str, *args: Any
     ) -> Any:
-        """Upstream-compatible entry point: run ``handler`` in the context of ``sid``."""
-        return self._dispatch(self._require_server(), handler, message, namespace, sid, args)
+        """Upstream-compatible entry point: run ``handler`` in the context of ``sid``.
+
+        Code written for upstream calls this from an overridden ``Namespace.trigger_event``.
+        """
+        return self._dispatcher.run(self._require_server(), handler, message, namespace, sid, args)
 
     # -- server-side operations -------------------------------------------------------------
 
@@ -343,7 +196,7 @@ class SocketIO:
 
     def _current_server(self) -> Server:
         """The server of the app handling the current request, else the latest one built."""
-        ctx = _cv_request.get(None)
+        ctx = current_request_context()
         if ctx is not None:
             server = ctx.request.environ.get(SERVER_KEY)
             if server is not None and server.extension is self:
@@ -365,7 +218,7 @@ class SocketIO:
         callback = kwargs.pop("callback", None)
         server = self._current_server()
         if callback is not None:
-            callback = self._callback_in_context(server, callback, namespace)
+            callback = self._dispatcher.callback_in_context(server, callback, namespace)
         server.emit(
             event,
             _payload(args),
@@ -375,20 +228,6 @@ class SocketIO:
             callback=callback,
             **kwargs,
         )
-
-    def _callback_in_context(self, server: Server, callback: Handler, namespace: str) -> Handler:
-        """Make an ack callback run in the Flask context of the handler that emitted."""
-        if not flask.has_request_context():
-            return callback
-        sid = getattr(flask.request, "sid", None)
-        if sid is None:
-            return callback
-        original_namespace = getattr(flask.request, "namespace", namespace)
-
-        def run_in_context(*args: Any) -> Any:
-            return self._dispatch(server, callback, None, original_namespace, sid, args)
-
-        return run_in_context
 
     def call(self, event: str, *args: Any, **kwargs: Any) -> Any:
         """Emit ``event`` to one client (``to=sid``) and wait for its acknowledgement.
@@ -474,39 +313,11 @@ class SocketIO:
 
 
 def _current_sid(what: str) -> str:
-    sid = getattr(flask.request, "sid", None) if flask.has_request_context() else None
+    ctx = current_request_context()
+    sid = getattr(ctx.request, "sid", None) if ctx is not None else None
     if sid is None:
         raise RuntimeError(
             f"{what} needs the sender's sid, and there is no Socket.IO request here: "
             "pass skip_sid=<sid> instead."
         )
     return sid
-
-
-def _default_async_mode() -> str | None:
-    """gevent when installed (the production choice), else python-engineio's own pick."""
-    import importlib.util
-
-    if importlib.util.find_spec("gevent") is not None:
-        return "gevent"
-    return None
-
-
-def _packet_class(serializer: Any, own_json: bool) -> Any:
-    """The packet class for a server: FastPacket by default (same wire format, faster).
-
-    python-socketio assigns a custom ``json`` to the packet *class*; a server with its own JSON
-    module gets a subclass of its own so that other servers in the process keep theirs.
-    """
-    if serializer == "default":
-        try:
-            from .packet import FastPacket as packet_class
-        except ImportError:  # pragma: no cover - the fast class is optional
-            packet_class = socketio.packet.Packet
-    elif serializer == "msgpack":
-        from socketio.msgpack_packet import MsgPackPacket as packet_class
-    else:
-        packet_class = serializer
-    if own_json:
-        packet_class = type(packet_class.__name__, (packet_class,), {})
-    return packet_class

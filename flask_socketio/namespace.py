@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import socketio
 
 if TYPE_CHECKING:
-    from .extension import SocketIO
+    from .dispatch import Dispatcher
     from .server import Server
+
+
+class NamespaceOwner(Protocol):
+    """What a :class:`Namespace` uses of the ``SocketIO`` object it is registered with."""
+
+    server: Server | None
+    _dispatcher: Dispatcher
+
+    def emit(self, event: str, *args: Any, **kwargs: Any) -> None: ...
+
+    def send(self, data: Any, *args: Any, **kwargs: Any) -> None: ...
+
+    def close_room(self, room: str, namespace: str | None = None) -> None: ...
+
 
 # The server that is dispatching the current namespace event (one Namespace may serve several
 # servers when an app factory calls init_app more than once).
@@ -25,10 +39,25 @@ class Namespace(socketio.Namespace):
     """
 
     def __init__(self, namespace: str | None = None) -> None:
+        self._server: Server | None = None
         super().__init__(namespace)
-        self.socketio: SocketIO | None = None
+        self.socketio: NamespaceOwner | None = None
 
-    def _set_socketio(self, socketio: SocketIO) -> None:
+    @property
+    def server(self) -> Server | None:
+        """The python-socketio server for python-socketio's helpers on ``self``.
+
+        ``self.enter_room(sid, room)``, ``self.rooms(sid)``, ``self.get_session(sid)`` and the
+        other inherited helpers call ``self.server``: it is the server dispatching the current
+        event, else the latest server this namespace was registered with.
+        """
+        return _dispatching_server.get() or self._server
+
+    @server.setter
+    def server(self, server: Server | None) -> None:
+        self._server = server
+
+    def _set_socketio(self, socketio: NamespaceOwner) -> None:
         self.socketio = socketio
 
     def trigger_event(self, event: str, *args: Any) -> Any:
@@ -39,9 +68,13 @@ class Namespace(socketio.Namespace):
         handler = getattr(self, "on_" + (event or ""), None)
         if handler is None:
             return None
-        socketio_ext = self._require_socketio()
-        server = _dispatching_server.get() or socketio_ext.server
-        return socketio_ext._dispatch_namespace_event(server, self, event, handler, args)
+        owner = self._require_socketio()
+        server = _dispatching_server.get() or owner.server
+        if server is None:
+            raise RuntimeError("This SocketIO object has no server yet: call init_app(app).")
+        return owner._dispatcher.run_namespace_event(
+            server, self.namespace, event, handler, args, getattr(self, "error", None)
+        )
 
     def emit(
         self,
@@ -88,7 +121,7 @@ class Namespace(socketio.Namespace):
         """Remove every client from ``room``; the namespace defaults to this one."""
         self._require_socketio().close_room(room=room, namespace=namespace or self.namespace)
 
-    def _require_socketio(self) -> SocketIO:
+    def _require_socketio(self) -> NamespaceOwner:
         if self.socketio is None:
             raise RuntimeError(
                 f"Namespace {self.namespace!r} is not registered: call socketio.on_namespace(...)"
@@ -103,6 +136,11 @@ class BoundNamespace(socketio.Namespace):
     def __init__(self, user_namespace: Namespace) -> None:
         super().__init__(user_namespace.namespace)
         self.user_namespace = user_namespace
+
+    def _set_server(self, server: Server) -> None:
+        # python-socketio calls this on registration: the user's namespace learns its server too
+        super()._set_server(server)
+        self.user_namespace.server = server
 
     def trigger_event(self, event: str, *args: Any) -> Any:
         token = _dispatching_server.set(self.server)

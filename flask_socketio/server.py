@@ -35,6 +35,9 @@ class Server(socketio.Server):
         self.flask_app = flask_app
         self.extension: Any = None  # the SocketIO object that built this server
         self._inprocess: dict[str, Deliver] = {}
+        # python-socketio keeps user sessions in the Engine.IO session, which in-process peers
+        # do not have: theirs live here, per Engine.IO sid
+        self._inprocess_sessions: dict[str, dict[str, Any]] = {}
         super().__init__(**options)
 
     def _engineio_server_class(self) -> type:
@@ -54,10 +57,28 @@ class Server(socketio.Server):
     def detach_inprocess(self, eio_sid: str) -> None:
         """Forget an in-process peer registered with :meth:`attach_inprocess`."""
         self._inprocess.pop(eio_sid, None)
+        self._inprocess_sessions.pop(eio_sid, None)
 
     def is_inprocess(self, eio_sid: str) -> bool:
         """Whether ``eio_sid`` belongs to an in-process peer."""
         return eio_sid in self._inprocess
+
+    def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+        """python-socketio's user session of ``sid``, for network and in-process peers alike."""
+        namespace = namespace or "/"
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        if eio_sid not in self._inprocess:
+            return super().get_session(sid, namespace=namespace)
+        return self._inprocess_sessions.setdefault(eio_sid, {}).setdefault(namespace, {})
+
+    def save_session(self, sid: str, session: dict[str, Any], namespace: str | None = None) -> None:
+        """Store ``session`` as the user session of ``sid`` (see :meth:`get_session`)."""
+        namespace = namespace or "/"
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        if eio_sid not in self._inprocess:
+            super().save_session(sid, session, namespace=namespace)
+            return
+        self._inprocess_sessions.setdefault(eio_sid, {})[namespace] = session
 
     def _send_packet(self, eio_sid: str, pkt: Any) -> None:
         deliver = self._inprocess.get(eio_sid)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import flask
 
-    from .extension import SocketIO
+    from .server import Middleware, Server
 
 _SSL_ARGS = (
     "keyfile",
@@ -31,6 +31,15 @@ _SSL_ARGS = (
 )
 
 
+class Servable(Protocol):
+    """What serving needs of a ``SocketIO`` object (kept structural: no import of extension)."""
+
+    async_mode: str | None
+    server: Server | None
+    sockio_mw: Middleware | None
+    wsgi_server: Any
+
+
 class ServerHandle(Protocol):
     """A bound web server: ``port`` is known before ``serve_forever()`` is called."""
 
@@ -42,8 +51,32 @@ class ServerHandle(Protocol):
 
     def shutdown(self) -> None: ...
 
+    def stop(self, timeout: float | None = None) -> None: ...
 
-class WerkzeugHandle:
+
+class _UpstreamFace:
+    """What upstream code expects of ``socketio.wsgi_server``: the web server itself.
+
+    Upstream exposes gevent's ``WSGIServer`` there, so code stops a server started by ``run()``
+    with ``socketio.wsgi_server.stop()`` and reads attributes such as ``server_port``; a handle
+    answers both, forwarding unknown attributes to the server it wraps.
+    """
+
+    def shutdown(self) -> None:
+        raise NotImplementedError
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop serving and close open connections (upstream's name for :meth:`shutdown`)."""
+        self.shutdown()
+
+    def __getattr__(self, name: str) -> Any:
+        server = self.__dict__.get("_server")
+        if server is None:
+            raise AttributeError(name)
+        return getattr(server, name)
+
+
+class WerkzeugHandle(_UpstreamFace):
     """Werkzeug's threaded server (WebSocket through simple-websocket), for ``threading``."""
 
     async_mode = "threading"
@@ -116,7 +149,7 @@ class WerkzeugHandle:
                 pass
 
 
-class GeventHandle:
+class GeventHandle(_UpstreamFace):
     """gevent's pywsgi server, with gevent-websocket's handler when it is installed."""
 
     async_mode = "gevent"
@@ -152,7 +185,7 @@ class GeventHandle:
         self._server.stop(timeout=1)
 
 
-class EventletHandle:
+class EventletHandle(_UpstreamFace):
     """eventlet's WSGI server (eventlet is in maintenance mode upstream; prefer gevent)."""
 
     async_mode = "eventlet"
@@ -212,13 +245,13 @@ def _refuses_origin(app: Any, environ: dict) -> bool:
 
 def make_server(
     app: flask.Flask,
-    socketio: SocketIO,
+    socketio: Servable,
     host: str = "127.0.0.1",
     port: int = 0,
     **kwargs: Any,
 ) -> ServerHandle:
     """Bind a web server for ``app`` in the async mode of ``socketio`` (port 0: a free port)."""
-    mode = socketio.async_mode or socketio._require_server().async_mode
+    mode = socketio.async_mode or _require_server(socketio).async_mode
     if mode == "threading":
         return WerkzeugHandle(app, host, port, **kwargs)
     if mode in ("gevent", "gevent_uwsgi"):
@@ -228,8 +261,14 @@ def make_server(
     raise ValueError(f"No built-in web server for async_mode {mode!r}")
 
 
+def _require_server(socketio: Servable) -> Server:
+    if socketio.server is None:
+        raise RuntimeError("This SocketIO object has no server yet: call socketio.init_app(app).")
+    return socketio.server
+
+
 def run(
-    socketio: SocketIO,
+    socketio: Servable,
     app: flask.Flask,
     host: str | None = None,
     port: int | None = None,
@@ -238,7 +277,7 @@ def run(
     """Serve ``app`` until stopped: the implementation of :meth:`SocketIO.run`."""
     from werkzeug.debug import DebuggedApplication
 
-    server = socketio._require_server()
+    server = _require_server(socketio)
     if host is None:
         host = "127.0.0.1"
     if port is None:
@@ -268,8 +307,9 @@ def run(
                 **kwargs,
             )
             return
-        handle: ServerHandle = WerkzeugHandle(app, host, port, log_output=log_output, **kwargs)
-        _log_startup(handle)
+        werkzeug_handle = WerkzeugHandle(app, host, port, log_output=log_output, **kwargs)
+        _log_startup(werkzeug_handle)
+        handle: ServerHandle = werkzeug_handle
     else:
         if debug and socketio.sockio_mw is not None:
             # the debugger sits between the Socket.IO middleware and the Flask app

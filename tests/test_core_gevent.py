@@ -16,6 +16,7 @@ CORE_MODULES = [
     "test_core_handlers.py",
     "test_core_context.py",
     "test_core_options.py",
+    "test_core_dropin.py",
 ]
 RUNNER = (
     "from gevent import monkey\n"
