@@ -11,8 +11,9 @@ clients, divided by 1,000.
 
 ``UPSTREAM_PYTHON`` names upstream's interpreter (default ``.venv-upstream/bin/python``, which
 ``make bench`` builds); ``npm ci`` in ``loadgen/`` installs the Node side. ``PROJECT_PYTHONPATH``
-puts another checkout of this project first on the project servers' path (before/after runs). The same file is the
-Python server (``--serve``), so upstream runs exactly this app under its own installation.
+puts another checkout of this project first on the project servers' path (before/after runs).
+The same file is the Python server (``--serve``), so upstream runs this app under its own
+installation.
 """
 
 from __future__ import annotations
@@ -71,15 +72,33 @@ ORDER_ROW = "broadcasts out of order (of 200,000 + 50,000)"
 # -- the Python server (run as a subprocess, under this project or upstream) ---------------------
 
 
-def serve(mode: str, ordered: bool) -> None:
-    """Serve the benchmark app on a free port; prints ``{"port": N}`` once listening."""
+def serve(mode: str, ordered: bool, profile: str | None = None) -> None:
+    """Serve the benchmark app on a free port; prints ``{"port": N}`` once listening.
+
+    With ``profile``, the process runs under cProfile and writes its stats there on SIGTERM.
+    """
     if mode == "gevent":
         from gevent import monkey
 
         monkey.patch_all()
+    if profile:
+        import cProfile
+        import signal
+
+        profiler = cProfile.Profile()
+
+        def dump(*_: object) -> None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, dump)
     from flask import Flask
 
     from flask_socketio import SocketIO, emit, join_room
+
+    if profile:
+        profiler.enable()  # after the imports: the profile is of serving
 
     app = Flask("bench")
     app.config["SECRET_KEY"] = "bench"
@@ -312,9 +331,10 @@ def main() -> None:
     parser.add_argument("--json", help="also write the raw samples to this file")
     parser.add_argument("--serve", choices=["gevent", "threading"], help=argparse.SUPPRESS)
     parser.add_argument("--ordered", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.ordered)
+        serve(args.serve, args.ordered, args.profile)
         return
     upstream_python = os.environ.get("UPSTREAM_PYTHON", str(ROOT / ".venv-upstream/bin/python"))
     upstream_python = os.path.abspath(upstream_python)
@@ -331,7 +351,9 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(samples, indent=1))
     print()
-    print(f"Served Socket.IO, {args.rounds} rounds, medians ({time.perf_counter() - started:.0f} s)")
+    print(
+        f"Served Socket.IO, {args.rounds} rounds, medians ({time.perf_counter() - started:.0f} s)"
+    )
     for name in names:
         print(f"  {name}: {SERVERS[name]}")
     print()
