@@ -60,6 +60,8 @@ def install(eio_server: Any) -> None:
 
 def frame_for(pkt: Any) -> bytes:
     """The server-to-client WebSocket frame of an Engine.IO packet, built once per packet."""
+    if type(pkt) is bytes:
+        return pkt  # the rest of a frame the kernel took only part of
     frame = pkt.__dict__.get(_FRAME_ATTR)
     if frame is None:
         encoded = pkt.encode()
@@ -93,7 +95,9 @@ class WebSocketTransport:
         self._received: list[Any] = []
         self._fragments: list[bytes] = []
         self._fragment_opcode: Opcode | None = None
+        self._cooperative = str(getattr(server, "async_mode", "")).startswith("gevent")
         self._write_lock = _make_lock(server)
+        self._writing = False
         self._closed = False
 
     # -- the WSGI side -----------------------------------------------------------------------
@@ -273,15 +277,41 @@ class WebSocketTransport:
                     stop = True
                 else:
                     stop = False
+                self._writing = True
                 try:
                     if packets:
                         self._write(b"".join([frame_for(pkt) for pkt in packets]))
                 except OSError:
                     return []
+                finally:
+                    self._writing = False
                 if stop:
                     return []
 
         eio_socket.poll = poll
+        raw = getattr(self._conn, "_sock", None)  # gevent's socket: the non-blocking OS socket
+        if not self._cooperative or raw is None:
+            return
+        queued_send = eio_socket.send
+
+        def send(pkt: Any) -> None:
+            """Write at once when nothing is pending (no wake-up of the writer task); what the
+            kernel does not take right away goes to the writer, after which it stays in line."""
+            if self._writing or self._closed or queue.qsize() or not eio_socket.upgraded:
+                return queued_send(pkt)
+            if self._write_lock.locked() or not eio_socket.check_ping_timeout():
+                return queued_send(pkt)
+            data = frame_for(pkt)
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return queued_send(pkt)  # the writer meets the same error and ends
+            if sent < len(data):
+                queue.put(data[sent:])
+
+        eio_socket.send = send
 
 
 def _request_bytes(environ: dict) -> bytes:
