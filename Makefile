@@ -92,12 +92,22 @@ test-e2e:
 test-load-smoke:
 	$(PY) -m pytest -q tests/test_load_smoke.py
 
-bench: setup-python
+# the served benchmark's Node side: socket.io-client 4.8 load generator and socket.io 4.8 server
+tests/benchmarks/loadgen/node_modules/.installed: tests/benchmarks/loadgen/package.json \
+    tests/benchmarks/loadgen/package-lock.json
+	cd tests/benchmarks/loadgen && npm ci --no-audit --no-fund
+	touch $@
+
+BENCH_ROUNDS ?= 3
+
+bench: setup-python tests/benchmarks/loadgen/node_modules/.installed
 	test -x $(UPSTREAM_VENV)/bin/python || ( $(PYTHON) -m venv $(UPSTREAM_VENV) && \
 	  $(UPSTREAM_VENV)/bin/pip install -q flask-socketio==$(UPSTREAM_VERSION) gevent gevent-websocket \
 	  websocket-client msgpack )
 	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_dispatch.py
 	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_test_client.py
+	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_server.py \
+	  --rounds $(BENCH_ROUNDS) --json build/bench_server.json
 
 # mypy reads the three folders under their import names through a tree of links
 TYPECHECK_DIR := build/typecheck
@@ -113,4 +123,5 @@ lint: setup-python
 	  -p flask_socketio -p flask_socketio_testing -p pytest_flask_socketio
 
 clean:
-	rm -rf build $(VENV) $(NOGEVENT_VENV) e2e/node_modules examples/chat/node_modules
+	rm -rf build $(VENV) $(NOGEVENT_VENV) e2e/node_modules examples/chat/node_modules \
+	  tests/benchmarks/loadgen/node_modules
