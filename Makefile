@@ -79,7 +79,8 @@ test: setup
 # needs the machine to itself, so it runs on its own afterwards
 test-python:
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q --socketio-transport=all \
-	  --ignore=tests/test_load_smoke.py $(PYTEST_ARGS)
+	  --ignore=tests/test_load_smoke.py --ignore=tests/test_load_other_app.py \
+	  --ignore=tests/test_load_distributed.py $(PYTEST_ARGS)
 	$(PY) -m pytest -q build/upstream/test_socketio.py
 
 test-nogevent:
@@ -90,7 +91,8 @@ test-e2e:
 	cd e2e && npx playwright test
 
 test-load-smoke:
-	$(PY) -m pytest -q tests/test_load_smoke.py
+	$(PY) -m pytest -q tests/test_load_smoke.py tests/test_load_other_app.py \
+	  tests/test_load_distributed.py
 
 # the served benchmark's Node side: socket.io-client 4.8 load generator and socket.io 4.8 server
 tests/benchmarks/loadgen/node_modules/.installed: tests/benchmarks/loadgen/package.json \

@@ -77,3 +77,12 @@ def create_app(
         return payload
 
     return app, socketio
+
+
+def create_load_app(
+    message_queue: str | None = None,
+    channel: str = "flask-socketio-load",
+    fault: str | None = None,
+) -> Flask:
+    """The load app on gevent, as the server launcher loads it (``_app.py:create_load_app()``)."""
+    return create_app(message_queue, channel, async_mode="gevent", fault=fault)[0]

@@ -159,8 +159,8 @@ def test_stats_snapshots_diff(env: Environment, fired: list) -> None:
         context={},
     )
     env.events.request.fire(
-        request_type="call",
-        name="chat",
+        request_type="send",  # a stamped message, whatever event it comes back as
+        name="say",
         response_time=3.0,
         response_length=0,
         exception=None,
@@ -172,3 +172,136 @@ def test_stats_snapshots_diff(env: Environment, fired: list) -> None:
     d = diff_snapshots(a, stats_snapshot(env.stats))
     assert d["received"] == 1 and d["lost"] == 1 and d["sends"] == 1
     assert d["hist"] == {12: 1}
+
+
+def test_find_stamp_nested_in_dicts_and_lists() -> None:
+    from flask_socketio_testing.locust import find_stamp
+
+    stamp = stamp_payload({"text": "x"}, msg_id="m:1", sender="s", seq=1)
+    assert find_stamp(stamp) == stamp["_ledger"]
+    wrapped = {"by": "ann", "body": stamp}
+    assert find_stamp(wrapped) == stamp["_ledger"]
+    assert find_stamp([{"meta": 1}, {"items": [wrapped]}]) == stamp["_ledger"]
+    assert find_stamp({"a": {"b": {"c": stamp}}}, max_depth=2) is None  # bounded depth
+    assert find_stamp({"_ledger": {"id": "no send time"}}) is None
+    assert find_stamp("plain") is None and find_stamp(None) is None
+
+
+def test_options_are_in_the_web_ui_form() -> None:
+    from flask_socketio_testing.locust import CapacityShape  # registers the capacity options
+    from locust.argument_parser import ui_extra_args_dict
+
+    assert CapacityShape
+    shown = ui_extra_args_dict([])
+    for name in ("sio_hosts", "sio_server_file", "slo_p99_ms", "delivery_grace", "step_users"):
+        assert name in shown, name
+    assert shown["slo_p99_ms"]["default_value"] == 250.0
+    assert "p99" in shown["slo_p99_ms"]["help_text"]
+
+
+def _summary(server_cpu: float | None) -> dict[str, Any]:
+    def step(i: int, held: bool) -> dict[str, Any]:
+        return {
+            "step": i,
+            "users": 10 * (i + 1),
+            "p50_ms": None if i == 2 else 5.0 + i,
+            "p99_ms": None if i == 2 else 20.0 + i,
+            "delivered_ratio": None if i == 2 else 1.0,
+            "deliveries_per_s": 100.0 * (i + 1),
+            "sends_per_s": 10.0,
+            "server_cpu_pct": server_cpu,
+            "loadgen_cpu_pct": 30.0,
+            "held": held,
+        }
+
+    steps = [step(0, True), step(1, True), step(2, False)]
+    return {
+        "label": "",
+        "scenario": ["ForumUser"],
+        "host": "http://127.0.0.1:1",
+        "versions": {"server": {}},
+        "server": {},
+        "slo": {"p99_ms": 250.0, "delivered": 0.999},
+        "held_users": 20,
+        "held_step": steps[1],
+        "breaking_step": steps[2],
+        "steps": steps,
+    }
+
+
+def test_plot_draws_only_measured_curves(tmp_path: Any) -> None:
+    from flask_socketio_testing.locust.report import plot
+
+    curves = plot(_summary(None), str(tmp_path / "a.png"))
+    assert "server CPU %" not in curves  # not sampled: no flat 0 % line
+    assert {"p50", "p99", "delivered", "deliveries/s", "sends/s", "Locust CPU %"} <= set(curves)
+    assert "server CPU %" in plot(_summary(40.0), str(tmp_path / "b.png"))
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_title_names_what_is_known() -> None:
+    from flask_socketio_testing.locust.report import _title
+
+    summary = _summary(None)
+    assert "?" not in _title(summary) and "127.0.0.1:1" in _title(summary)
+    summary["versions"]["server"] = {"flask_socketio": "6.0", "app": "/x/app.py:make(a=1)"}
+    summary["server"] = {"nodes": 2}
+    assert _title(summary).endswith("Flask-SocketIO 6.0, app.py:make, 2 node(s)")
+
+
+def test_step_line_says_the_verdict() -> None:
+    from flask_socketio_testing.locust.report import step_line
+
+    step = {
+        **_summary(1.0)["steps"][0],
+        "received": 99,
+        "expected": 100,
+        "delivered_ratio": 0.99,
+        "problems": ["delivered 0.99000 < 0.999 (1 lost of 100)"],
+        "held": False,
+    }
+    line = step_line(step)
+    assert line.startswith("capacity step 0: 10 users BROKE (delivered 0.99000")
+    assert "delivered 99/100 = 0.99000" in line and "p99 20 ms" in line
+
+
+def _stamp(n: int, room: str, sent: float | None = None) -> dict[str, Any]:
+    stamp = stamp_payload({"room": room}, msg_id=f"other:{n}", sender="other", seq=n)["_ledger"]
+    stamp["room"] = room
+    if sent is not None:
+        stamp["sent"] = sent
+    return stamp
+
+
+def test_worker_expects_announced_messages_at_its_members(env: Environment, fired: list) -> None:
+    book = DeliveryBook(env, grace=1)
+    sent: list[dict[str, Any]] = []
+    book.announce = sent.append  # as on a worker
+    for uid in ("a", "b"):
+        book.joined(uid, "r")
+    early = _stamp(1, "r")
+    assert book.received("a", early, "r", time.time()) == "pending"  # before its announcement
+    book.announced(early, "chat")
+    book.announced(_stamp(2, "r"), "chat")  # nobody here receives this one
+    own = _send(book, "r", 3)
+    assert sent == [{"stamp": own["_ledger"], "event": "chat"}]
+    for uid in ("a", "b"):
+        book.received(uid, own["_ledger"], "r", time.time())
+    _close_all(book)
+    assert book.counts["delivered"] == 3  # a got 1; a and b got 3
+    assert book.counts["lost"] == 3  # b missed 1; a and b missed 2
+    assert _errors(fired) == ["LostDelivery"] * 3
+
+
+def test_late_announcement_and_unannounced_receipt(env: Environment, fired: list) -> None:
+    book = DeliveryBook(env, grace=1)
+    book.announce = lambda _item: None
+    book.joined("a", "r")
+    book.finalize(time.time() - 1)
+    old = _stamp(1, "r", sent=time.time() - 30)
+    book.announced(old, "chat")  # its epoch is verified already: not expected any more
+    assert book.counts["late_announcements"] == 1 and not book.messages
+    stray = _stamp(2, "other-room")
+    assert book.received("a", stray, "other-room", time.time()) == "pending"
+    _close_all(book)  # never announced: checked as a foreign message
+    assert not book.pending and _errors(fired) == ["Misdelivered"]
