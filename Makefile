@@ -106,9 +106,9 @@ bench: setup-python tests/benchmarks/loadgen/node_modules/.installed
 	test -x $(UPSTREAM_VENV)/bin/python || ( $(PYTHON) -m venv $(UPSTREAM_VENV) && \
 	  $(UPSTREAM_VENV)/bin/pip install -q flask-socketio==$(UPSTREAM_VERSION) gevent gevent-websocket \
 	  websocket-client msgpack )
-	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_dispatch.py
-	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_test_client.py
-	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_server.py \
+	UPSTREAM_PYTHON=$(abspath $(UPSTREAM_VENV))/bin/python $(PY) tests/benchmarks/bench_dispatch.py
+	UPSTREAM_PYTHON=$(abspath $(UPSTREAM_VENV))/bin/python $(PY) tests/benchmarks/bench_test_client.py
+	UPSTREAM_PYTHON=$(abspath $(UPSTREAM_VENV))/bin/python $(PY) tests/benchmarks/bench_server.py \
 	  --rounds $(BENCH_ROUNDS) --json build/bench_server.json
 
 # mypy reads the three folders under their import names through a tree of links
