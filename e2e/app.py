@@ -1,50 +1,31 @@
 """Flask-SocketIO application driven by the Playwright specs in this folder.
 
-Run by Playwright's ``webServer`` (see playwright.config.ts); serves with gevent and
-gevent-websocket on 127.0.0.1, port 0 (the kernel picks a free port), and prints
-``E2E_APP_PORT=<port>`` once it accepts connections.
+Served like any user's app by ``python -m flask_socketio_testing.serve "app:create_app()"`` (see
+playwright.config.ts and socketio.json): gevent, a free port on 127.0.0.1, the harness page
+(``flask_socketio_testing.e2e.harness``) mounted, the URL printed for Playwright.
 
-The main server serves the test page, the socket.io-client builds from ``node_modules``
-and a small control API. ``POST /control/spawn`` starts another Socket.IO server
-(own Flask app, own ``SocketIO``, own port) with the options a spec asks for
-(``cors_allowed_origins``, ``serializer='msgpack'``); ``POST /control/restart/<id>``
-stops it, dropping every connection and all server state, and starts a brand new one on
-the same port, as a process restart would; ``POST /control/stop/<id>`` stops it.
-Each spec spawns its own servers, so specs running in parallel never share state.
+Besides the handlers the specs use, the main server has a small control API.
+``POST /control/spawn`` starts another Socket.IO server (own Flask app, own ``SocketIO``, own
+port) with the options a spec asks for (``cors_allowed_origins``, ``serializer='msgpack'``);
+``POST /control/restart/<id>`` stops it, dropping every connection and all server state, and
+starts a brand new one on the same port, as a process restart would; ``POST /control/stop/<id>``
+stops it. Each spec spawns its own servers, so specs running in parallel never share state.
 """
 
-from gevent import monkey
+import itertools
+import logging
+import socket
+from pathlib import Path
+from typing import Any
 
-monkey.patch_all()  # before anything imports socket, threading or socketio
+import gevent
+from flask import Blueprint, Flask, Response, abort, jsonify, request, session
+from flask_socketio_testing.e2e.harness import mount_harness
+from gevent.pool import Pool
+from gevent.pywsgi import WSGIServer
+from geventwebsocket.handler import WebSocketHandler
 
-import argparse  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import gevent  # noqa: E402
-from flask import (  # noqa: E402
-    Blueprint,
-    Flask,
-    Response,
-    abort,
-    jsonify,
-    render_template,
-    request,
-    send_from_directory,
-    session,
-)
-from gevent.pool import Pool  # noqa: E402
-from gevent.pywsgi import WSGIServer  # noqa: E402
-from geventwebsocket.handler import WebSocketHandler  # noqa: E402
-
-from flask_socketio import (  # noqa: E402
+from flask_socketio import (
     ConnectionRefusedError,
     SocketIO,
     disconnect,
@@ -61,71 +42,16 @@ MAX_HTTP_BUFFER_SIZE = 100_000
 #: The token that opens the /private namespace.
 PRIVATE_TOKEN = "letmein"
 
-#: Browser builds the page may load: name -> (node_modules package folder, file).
-CLIENT_BUILDS = {
-    "socket.io-client": "dist/socket.io.js",
-    "socket.io-client-4.4": "dist/socket.io.js",
-    "socket.io-client-4.0": "dist/socket.io.js",
-    "socket.io-client-3.1": "dist/socket.io.js",
-}
-
-pages = Blueprint(
-    "pages",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/static",
-)
+routes = Blueprint("e2e_routes", __name__)
 
 
-@pages.get("/")
-def page() -> str:
-    """The test page: loads the socket.io-client build named by ?client=."""
-    client = request.args.get("client", "socket.io-client")
-    if client not in CLIENT_BUILDS:
-        abort(404)
-    return render_template("page.html", client=client, client_file=CLIENT_BUILDS[client])
-
-
-@pages.get("/vendor/<client>/<path:filename>")
-def vendor(client: str, filename: str) -> Response:
-    """Serve the files of one installed client package (no CDN)."""
-    if client not in CLIENT_BUILDS and client != "notepack.io":
-        abort(404)
-    return send_from_directory(NODE_MODULES / client, filename, max_age=0)
-
-
-@pages.get("/vendor/msgpack-parser.js")
-def msgpack_parser() -> Response:
-    """socket.io-msgpack-parser for the browser, exposed as ``window.msgpackParser``.
-
-    The package ships CommonJS only; a ten-line ``require`` shim avoids a bundler.
-    """
-    parser = (NODE_MODULES / "socket.io-msgpack-parser" / "index.js").read_text()
-    emitter = (NODE_MODULES / "component-emitter" / "index.js").read_text()
-    body = (
-        "(function () {\n"
-        "  function load(src) { var module = {exports: {}};"
-        " src(module, module.exports); return module.exports; }\n"
-        "  var Emitter = load(function (module, exports) {\n" + emitter + "\n});\n"
-        "  function require(name) {\n"
-        "    if (name === 'notepack.io') return window.notepack;\n"
-        "    if (name === 'component-emitter') return Emitter;\n"
-        "    throw new Error('msgpack-parser shim: unknown module ' + name);\n"
-        "  }\n"
-        "  window.msgpackParser = load(function (module, exports) {\n" + parser + "\n});\n"
-        "})();\n"
-    )
-    return Response(body, mimetype="application/javascript")
-
-
-@pages.get("/config")
+@routes.get("/config")
 def config() -> Response:
     """Facts the specs need about the server."""
     return jsonify(max_http_buffer_size=MAX_HTTP_BUFFER_SIZE, private_token=PRIVATE_TOKEN)
 
 
-@pages.route("/login", methods=["POST"])
+@routes.route("/login", methods=["POST"])
 def login() -> Response:
     """Log a user in through plain HTTP: stores the name in the Flask session cookie."""
     session["user"] = request.get_json(force=True)["user"]
@@ -134,11 +60,12 @@ def login() -> Response:
 
 def build_app(**socketio_options: Any) -> tuple[Flask, SocketIO]:
     """A Flask app and a SocketIO with every handler the specs use."""
-    app = Flask(__name__, static_folder=None, template_folder=str(HERE / "templates"))
+    app = Flask(__name__, static_folder=None)
     app.config["SECRET_KEY"] = "e2e-only-secret"
-    app.register_blueprint(pages)
+    app.register_blueprint(routes)
     socketio_options.setdefault("max_http_buffer_size", MAX_HTTP_BUFFER_SIZE)
     socketio = SocketIO(app, async_mode="gevent", **socketio_options)
+    mount_harness(app, socketio, node_modules=NODE_MODULES)
     auth_seen: dict[str, Any] = {}
 
     def whoami() -> dict[str, Any]:
@@ -296,8 +223,9 @@ spawned: dict[str, Spawned] = {}
 spawn_ids = itertools.count(1)
 
 
-def build_main_app() -> tuple[Flask, SocketIO]:
+def create_app() -> Flask:
     """The main server: default options (same-origin only) plus the control API."""
+    quiet_expected_warnings()
     app, socketio = build_app()
 
     @app.post("/control/spawn")
@@ -330,7 +258,7 @@ def build_main_app() -> tuple[Flask, SocketIO]:
     def health() -> Response:
         return jsonify(ok=True, spawned=len(spawned))
 
-    return app, socketio
+    return app
 
 
 def quiet_expected_warnings() -> None:
@@ -341,30 +269,3 @@ def quiet_expected_warnings() -> None:
             return "is not an accepted origin" not in record.getMessage()
 
     logging.getLogger("engineio.server").addFilter(DropRefusedOrigins())
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0, help="0 (default) lets the kernel pick")
-    args = parser.parse_args()
-    quiet_expected_warnings()
-    app, _ = build_main_app()
-    listener = listen(args.port)
-    server = WSGIServer(listener, app, handler_class=WebSocketHandler, log=None)
-    server.start()
-    port = listener.getsockname()[1]
-    info = {"port": port, "python": sys.executable, "pid": os.getpid()}
-    print(f"E2E_APP_PORT={port} {json.dumps(info)}", flush=True)
-
-    def shutdown(*_: Any) -> None:
-        for item in list(spawned.values()):
-            item.stop()
-        server.stop(timeout=0.5)
-
-    gevent.signal_handler(signal.SIGTERM, shutdown)
-    gevent.signal_handler(signal.SIGINT, shutdown)
-    server.serve_forever()
-
-
-if __name__ == "__main__":
-    main()

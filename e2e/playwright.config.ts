@@ -1,75 +1,90 @@
 /**
- * Playwright Test configuration for the Flask-SocketIO browser end-to-end suite.
+ * Playwright Test configuration for browser tests of a Flask-SocketIO app.
  *
- * One project per socket.io-client version (installed side by side under npm aliases, see
- * package.json). Chromium is Debian's (no browser download is possible here): set
- * CHROMIUM_PATH to use another build. The e2e app (app.py) runs with gevent on a port the
- * kernel picks; it prints E2E_APP_PORT=<port>, which Playwright exports to the workers.
+ * Written by `python -m flask_socketio_testing.e2e init`; what is particular to your app lives in
+ * socketio.json next to this file (app, python, cwd, namespace, auth, asyncMode).
  *
- * Environment:
- *   CHROMIUM_PATH  Chromium/Chrome executable (default /usr/bin/chromium)
- *   E2E_PYTHON     Python that runs app.py (default ../.venv/bin/python, the repo's venv)
- *   E2E_WORKERS    parallel workers (default 2)
+ * - webServer runs `python -m flask_socketio_testing.serve APP --port 0`: the app on a free port
+ *   with the harness page mounted; the URL it prints reaches the tests as SOCKETIO_APP_URL.
+ * - One project per socket.io-client version installed under node_modules (npm aliases in
+ *   package.json); the page loads that build from node_modules (no CDN).
+ * - Chromium is the system's (CHROMIUM_PATH, default /usr/bin/chromium): no browser download.
+ * - HTML report in playwright-report/, traces and screenshots of failed tests in test-results/.
+ *
+ * Environment: CHROMIUM_PATH, SOCKETIO_PYTHON (overrides socketio.json's python), WORKERS.
  */
 import { defineConfig } from '@playwright/test';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ClientOptions } from './specs/fixtures';
+import type { SocketIOOptions } from './tests/socketio';
 
+type Settings = {
+  app: string;
+  python: string;
+  cwd: string;
+  namespace: string;
+  auth: unknown;
+  asyncMode: 'gevent' | 'threading';
+};
+
+const settings: Settings = JSON.parse(fs.readFileSync(path.join(__dirname, 'socketio.json'), 'utf8'));
 const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const python = process.env.E2E_PYTHON || path.resolve(__dirname, '..', '.venv', 'bin', 'python');
+const nodeModules = path.join(__dirname, 'node_modules');
 
-/** node_modules folders of the socket.io-client builds under test (newest first). */
-const clientPackages = [
-  'socket.io-client',
-  'socket.io-client-4.4',
-  'socket.io-client-4.0',
-  'socket.io-client-3.1',
-];
-
-function installedVersion(pkg: string): string {
-  const file = path.join(__dirname, 'node_modules', pkg, 'package.json');
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')).version;
-  } catch {
-    throw new Error(`${pkg} is not installed: run "npm ci" in ${__dirname}`);
-  }
+/** A relative path in socketio.json is relative to this folder; a bare name is looked up on PATH. */
+function resolvePath(value: string): string {
+  return value.includes('/') ? path.resolve(__dirname, value) : value;
 }
 
-export default defineConfig<ClientOptions>({
-  testDir: './specs',
+/** Installed socket.io-client builds, newest first: [node_modules folder, version]. */
+function clientPackages(): [string, string][] {
+  const found = fs.existsSync(nodeModules)
+    ? fs.readdirSync(nodeModules).filter((name) => name.startsWith('socket.io-client'))
+    : [];
+  if (!found.length) throw new Error(`no socket.io-client in ${nodeModules}: run "npm ci" in ${__dirname}`);
+  const versions = found.map((name): [string, string] => [
+    name,
+    JSON.parse(fs.readFileSync(path.join(nodeModules, name, 'package.json'), 'utf8')).version,
+  ]);
+  const key = (v: string) => v.split('.').map((part) => part.padStart(6, '0')).join('.');
+  return versions.sort((a, b) => key(b[1]).localeCompare(key(a[1])));
+}
+
+const python = resolvePath(process.env.SOCKETIO_PYTHON || settings.python);
+
+export default defineConfig<SocketIOOptions>({
+  testDir: './tests',
   timeout: 30_000,
   expect: { timeout: 5_000 },
   fullyParallel: true,
   forbidOnly: !!process.env.CI,
   retries: 0,
-  workers: Number(process.env.E2E_WORKERS || 2),
+  workers: Number(process.env.WORKERS || 2),
   reporter: [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]],
   outputDir: 'test-results',
   use: {
     browserName: 'chromium',
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
+    socketioNamespace: settings.namespace,
+    socketioAuth: settings.auth,
     launchOptions: {
       executablePath: chromiumPath,
-      // the machines have no internet: keep Chromium from phoning home
-      args: [
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--no-default-browser-check',
-        '--disable-dev-shm-usage',
-      ],
+      // no internet on CI machines: keep Chromium from phoning home
+      args: ['--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'],
     },
   },
-  projects: clientPackages.map((pkg) => ({
-    name: `socket.io-client@${installedVersion(pkg)}`,
+  projects: clientPackages().map(([pkg, version]) => ({
+    name: `socket.io-client@${version}`,
     use: { clientPackage: pkg },
   })),
   webServer: {
-    command: `"${python}" app.py`,
-    cwd: __dirname,
-    wait: { stdout: /E2E_APP_PORT=(?<e2e_app_port>\d+)/ },
+    command: [
+      `"${python}" -m flask_socketio_testing.serve "${settings.app}"`,
+      `--port 0 --async-mode ${settings.asyncMode} --node-modules "${nodeModules}"`,
+    ].join(' '),
+    cwd: path.resolve(__dirname, settings.cwd),
+    wait: { stdout: /(?<socketio_app_url>http:\/\/127\.0\.0\.1:\d+)/ },
     timeout: 30_000,
     reuseExistingServer: false,
     stdout: 'ignore',

@@ -37,3 +37,8 @@ def __getattr__(name: str) -> Any:
 
         return SocketIOTestClient
     raise AttributeError(f"module 'flask_socketio' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the lazily loaded SocketIOTestClient is listed too, as a plain import would be
+    return sorted(set(globals()) | set(__all__))

@@ -94,7 +94,7 @@ class Dispatcher:
     ) -> Any:
         """Call ``handler`` inside the Flask context of connection ``sid``."""
         if message in ("connect", "disconnect"):
-            refuse_legacy_retry(sid, message, args)
+            refuse_legacy_retry(sid, message)
         environ = server.get_environ(sid, namespace=namespace)
         if not environ:
             return "", 400  # the client is gone; same answer as upstream
@@ -127,7 +127,7 @@ class Dispatcher:
                 )
                 if exception_handler is None:
                     if isinstance(exc, TypeError) and message in ("connect", "disconnect"):
-                        remember_failed_call(sid, exc)
+                        remember_failed_call(sid, message, exc)
                     raise
                 return exception_handler(exc)
             if not settings.manage_session:
@@ -208,26 +208,26 @@ def _raised_while_forwarding(exc: BaseException) -> bool:
     return True
 
 
-# python-socketio calls a connect handler again without ``auth``, and a disconnect handler
-# without ``reason``, when the first call raises TypeError. That retry is for handlers with the
-# legacy signature, which call_with_optional_argument already serves; when the TypeError came
-# from the handler's own code, the retry must not run it twice, so it re-raises the first error.
-_failed_call: ContextVar[tuple[str, BaseException] | None] = ContextVar(
+# python-socketio calls a connect handler again, with or without ``auth`` (the order changed in
+# 5.17), and a disconnect handler without ``reason``, when the first call raises TypeError. That
+# retry is for handlers with another signature, which call_with_optional_argument already serves;
+# when the TypeError came from the handler's own code, the retry must not run it again, so the
+# next call for the same connection and event re-raises the first error.
+_failed_call: ContextVar[tuple[str, str, BaseException] | None] = ContextVar(
     "flask_socketio_failed_call", default=None
 )
 
 
-def remember_failed_call(sid: str, exc: BaseException) -> None:
-    """Record that a connect/disconnect handler of ``sid`` raised ``exc`` (a TypeError)."""
-    _failed_call.set((sid, exc))
+def remember_failed_call(sid: str, message: str, exc: BaseException) -> None:
+    """Record that the ``message`` handler of ``sid`` raised ``exc`` (a TypeError)."""
+    _failed_call.set((sid, message, exc))
 
 
-def refuse_legacy_retry(sid: str, message: str, args: tuple) -> None:
+def refuse_legacy_retry(sid: str, message: str) -> None:
     """Re-raise the recorded error when python-socketio retries a failed call of ``sid``."""
     failed = _failed_call.get()
     if failed is None:
         return
     _failed_call.set(None)
-    legacy_shape = len(args) < 2 if message == "connect" else not args
-    if legacy_shape and failed[0] == sid:
-        raise failed[1]
+    if failed[0] == sid and failed[1] == message:
+        raise failed[2]

@@ -13,7 +13,7 @@ from . import serving
 from .dispatch import Dispatcher, Handler
 from .flask_context import current_request_context
 from .namespace import BoundNamespace, Namespace
-from .options import python_socketio_options
+from .options import OWN_OPTIONS, python_socketio_options
 from .queues import manager_for_url
 from .server import SERVER_KEY, Middleware, Server
 
@@ -43,6 +43,9 @@ class SocketIO:
     def __init__(self, app: flask.Flask | None = None, **kwargs: Any) -> None:
         self.server: Server | None = None
         self.server_options: dict[str, Any] = {}
+        # the extension's own options, kept apart as upstream does: server_options holds what
+        # python-socketio's Server takes (code builds its own with Server(**server_options))
+        self._own_options: dict[str, Any] = {}
         self.wsgi_server: Any = None
         self.handlers: list[tuple[str, Handler, str]] = []
         self.namespace_handlers: list[Namespace] = []
@@ -75,12 +78,15 @@ class SocketIO:
                 app.extensions = {}
             app.extensions["socketio"] = self
         self.server_options.update(kwargs)
-        self.manage_session = self.server_options.get("manage_session", self.manage_session)
+        for key in OWN_OPTIONS:
+            if key in self.server_options and key != "message_queue":
+                self._own_options[key] = self.server_options.pop(key)
+        self.manage_session = self._own_options.get("manage_session", self.manage_session)
         url = self.server_options.get("message_queue")
         manager = self.server_options.get("client_manager")
         if url and (manager is None or manager is self._queue_manager):
             # a manager serves one server: build a new one for every server we build
-            channel = self.server_options.get("channel", "flask-socketio")
+            channel = self._own_options.get("channel", "flask-socketio")
             self._queue_manager = manager_for_url(url, channel, write_only=app is None)
             self.server_options["client_manager"] = self._queue_manager
         server = Server(flask_app=app, **python_socketio_options(app, self.server_options))
@@ -95,7 +101,7 @@ class SocketIO:
 
         if app is not None:
             self._app_servers[app] = server
-            options_ = self.server_options
+            options_ = self._own_options
             path = options_.get("path") or options_.get("resource") or "socket.io"
             inner = app.wsgi_app
             if isinstance(inner, Middleware) and inner.flask_app is app:

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import socketio
 
+from . import reliable_queues
+
 # scheme -> (python-socketio manager class name, module the manager needs, pip package to install)
 _BACKENDS: dict[str, tuple[str, str, str]] = {
     "redis": ("RedisManager", "redis", "redis"),
@@ -77,5 +79,12 @@ def manager_for_url(url: str, channel: str, write_only: bool) -> socketio.PubSub
             f"The message queue {url!r} needs the {package!r} package, which is not installed. "
             f"Install it with: pip install {package}"
         )
-    manager_class = getattr(socketio, class_name)
+    # our subclasses report lost messages (reliable_queues); the others are python-socketio's
+    manager_class = _REPORTING.get(class_name) or getattr(socketio, class_name)
     return manager_class(url, channel=channel, write_only=write_only)
+
+
+_REPORTING: dict[str, type] = {
+    "RedisManager": reliable_queues.ReliableRedisManager,
+    "KombuManager": reliable_queues.ReliableKombuManager,
+}

@@ -21,6 +21,7 @@ from socketio import packet
 
 from . import ordering, transport
 from .engineio_server import EngineIOServer
+from .sio_protocol import ProtocolMixin
 
 #: WSGI environ keys set for every request that goes through the middleware.
 APP_KEY = "flask.app"
@@ -29,7 +30,7 @@ SERVER_KEY = "flask_socketio.server"
 Deliver = Callable[[Any], None]
 
 
-class Server(socketio.Server):
+class Server(ProtocolMixin, socketio.Server):
     """python-socketio's server with in-process peers and stricter namespace handling."""
 
     def __init__(self, *, flask_app: flask.Flask | None = None, **options: Any) -> None:
@@ -83,6 +84,27 @@ class Server(socketio.Server):
             super().save_session(sid, session, namespace=namespace)
             return
         self._inprocess_sessions.setdefault(eio_sid, {})[namespace] = session
+
+    def new_eio_sid(self) -> str:
+        """A fresh Engine.IO session id, made as the Engine.IO server makes its own."""
+        return str(self.eio.generate_id())
+
+    def connect_inprocess(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        """Open the Engine.IO session of an attached in-process peer, as a handshake would.
+
+        ``environ`` is the WSGI environ of the handshake request (what handlers see as
+        ``request``). Namespaces are connected afterwards with CONNECT packets.
+        """
+        self._handle_eio_connect(eio_sid, environ)
+
+    def receive_inprocess(self, eio_sid: str, data: str | bytes) -> None:
+        """Handle one Engine.IO message (a packet or a binary attachment) from an in-process
+        peer, synchronously: a handler's exception propagates to the caller."""
+        self._handle_eio_message(eio_sid, data)
+
+    def disconnect_inprocess(self, eio_sid: str) -> None:
+        """Close the Engine.IO session of an in-process peer as a client-side disconnect."""
+        self._handle_eio_disconnect(eio_sid, self.reason.CLIENT_DISCONNECT)
 
     def _send_packet(self, eio_sid: str, pkt: Any) -> None:
         deliver = self._inprocess.get(eio_sid)

@@ -9,24 +9,29 @@ same port so that clients can reconnect.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import selectors
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "LiveServer",
-    "ThreadLiveServer",
-    "ProcessLiveServer",
-    "LiveServerError",
-    "make_server_handle",
-]
+from flask_socketio_testing._optional import missing_package
+
+from flask_socketio.serving import ServerHandle, make_server
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from flask_socketio import SocketIO
+
+__all__ = ["LiveServer", "ThreadLiveServer", "ProcessLiveServer", "LiveServerError"]
 
 HOST = "127.0.0.1"
 
@@ -35,98 +40,7 @@ class LiveServerError(RuntimeError):
     """The live server could not start or stop."""
 
 
-# -- server handles --------------------------------------------------------------------------
-
-
-def make_server_handle(app: Any, socketio: Any, host: str = HOST, port: int = 0) -> Any:
-    """Bind a server for ``app`` on ``host:port`` and return a handle (``port``,
-    ``serve_forever()``, ``shutdown()``).
-
-    Uses the core's ``flask_socketio.serving.make_server``; falls back to a small local
-    implementation when the installed Flask-SocketIO does not have it (upstream 5.x).
-    """
-    try:
-        from flask_socketio.serving import make_server
-    except ImportError:
-        return _fallback_make_server(app, socketio, host, port)
-    return make_server(app, socketio, host, port)
-
-
-def _fallback_make_server(app: Any, socketio: Any, host: str, port: int) -> Any:
-    mode = getattr(socketio, "async_mode", "threading")
-    if mode == "gevent":
-        return _GeventHandle(app, host, port)
-    return _WerkzeugHandle(app, host, port)
-
-
-class _GeventHandle:
-    """pywsgi + gevent-websocket, bound at construction (fallback for upstream 5.x)."""
-
-    def __init__(self, app: Any, host: str, port: int) -> None:
-        from gevent import pywsgi
-        from geventwebsocket.handler import WebSocketHandler
-
-        self._server = pywsgi.WSGIServer(
-            (host, port), app, handler_class=WebSocketHandler, log=None
-        )
-        self._server.init_socket()
-        self.port: int = self._server.socket.getsockname()[1]
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def shutdown(self) -> None:
-        self._server.stop(timeout=1)
-
-
-class _WerkzeugHandle:
-    """Werkzeug threaded server that also cuts open connections on shutdown (fallback)."""
-
-    def __init__(self, app: Any, host: str, port: int) -> None:
-        from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
-
-        class QuietHandler(WSGIRequestHandler):
-            def log(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102 - no access log
-                pass
-
-        open_socks: set[socket.socket] = set()
-        lock = threading.Lock()
-
-        class TrackingServer(ThreadedWSGIServer):
-            def process_request(self, request: Any, client_address: Any) -> None:
-                with lock:
-                    open_socks.add(request)
-                super().process_request(request, client_address)
-
-            def shutdown_request(self, request: Any) -> None:
-                with lock:
-                    open_socks.discard(request)
-                super().shutdown_request(request)
-
-        self._open = open_socks
-        self._lock = lock
-        self._server = TrackingServer(host, port, app, handler=QuietHandler)
-        self.port = self._server.server_port
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.05)
-
-    def shutdown(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            socks = list(self._open)
-        for sock in socks:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-# -- live servers ----------------------------------------------------------------------------
-
-
-class LiveServer:
+class LiveServer(ABC):
     """Common interface: ``url``, ``port``, ``async_mode``, ``start()``, ``stop()``,
     ``restart()``, ``running``; a context manager."""
 
@@ -142,14 +56,17 @@ class LiveServer:
         return f"http://{self.host}:{self.port}"
 
     @property
+    @abstractmethod
     def running(self) -> bool:
-        raise NotImplementedError
+        """True while the server accepts connections."""
 
+    @abstractmethod
     def start(self) -> None:
-        raise NotImplementedError
+        """Bind and serve (the same port as before after a ``stop()``)."""
 
+    @abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop serving and close open connections."""
 
     def restart(self) -> None:
         """Stop and start again on the same port."""
@@ -173,7 +90,9 @@ class LiveServer:
         return f"<{type(self).__name__} {self.async_mode} port={self.port} {state}>"
 
 
-def _bind_retry(bind: Any, port: int, timeout: float = 5.0) -> Any:
+def _bind_retry(
+    bind: Callable[[int], ServerHandle], port: int, timeout: float = 5.0
+) -> ServerHandle:
     """Bind on ``port``; when re-binding a known port, retry briefly while it is still busy."""
     deadline = time.monotonic() + (timeout if port else 0)
     while True:
@@ -188,22 +107,20 @@ def _bind_retry(bind: Any, port: int, timeout: float = 5.0) -> Any:
 class ThreadLiveServer(LiveServer):
     """The app served in a daemon thread of the test process (threading async mode)."""
 
-    def __init__(self, app: Any, socketio: Any) -> None:
-        mode = getattr(socketio, "async_mode", None) or getattr(
-            getattr(socketio, "server", None), "async_mode", "threading"
-        )
+    def __init__(self, app: Flask, socketio: SocketIO) -> None:
+        mode = socketio.async_mode
         if mode != "threading":
             raise LiveServerError(
                 f"the app's SocketIO uses async_mode={mode!r}; an in-thread live server needs "
                 "'threading'. Create SocketIO(app, async_mode='threading') for tests, or serve "
-                "it in a subprocess with @pytest.mark.socketio_server(async_mode='gevent') and "
-                "the ini option socketio_app = package.module:app."
+                "it in a subprocess: ProcessLiveServer('package.module:app', async_mode=...) "
+                "(the socketio_live_server fixture does so by itself)."
             )
         self.app = app
         self.socketio = socketio
         self.async_mode = "threading"
         self.port = None
-        self._handle: Any = None
+        self._handle: ServerHandle | None = None
         self._thread: threading.Thread | None = None
         self.startup_time: float | None = None
 
@@ -217,7 +134,7 @@ class ThreadLiveServer(LiveServer):
             return
         t0 = time.perf_counter()
         self._handle = _bind_retry(
-            lambda p: make_server_handle(self.app, self.socketio, self.host, p), self.port or 0
+            lambda p: make_server(self.app, self.socketio, self.host, p), self.port or 0
         )
         self.port = self._handle.port
         self._thread = threading.Thread(
@@ -235,16 +152,7 @@ class ThreadLiveServer(LiveServer):
         handle.shutdown()
         if thread is not None:
             thread.join(5)
-        eio = getattr(getattr(self.socketio, "server", None), "eio", None)
-        if eio is not None:
-            for sock in list(getattr(eio, "sockets", {}).values()):
-                try:
-                    sock.close(wait=False, abort=True)
-                except Exception:  # noqa: BLE001 - best effort, the session is gone anyway
-                    pass
-            if getattr(eio, "service_task_handle", None) is not None:
-                eio.shutdown()
-                eio.start_service_task = True  # so that start() monitors clients again
+        _forget_sessions(self.socketio)
 
     def leaks(self) -> list[str]:
         if self._thread is not None and self._thread.is_alive():
@@ -256,7 +164,9 @@ class ProcessLiveServer(LiveServer):
     """The app served by a subprocess (``python -m pytest_flask_socketio._serve``).
 
     ``app_spec`` is an import string (``package.module:app`` or ``package.module:create_app()``).
-    In gevent mode the subprocess monkey-patches before importing anything else.
+    In gevent mode the subprocess monkey-patches before importing anything else. ``env`` is
+    added to the environment (its ``PYTHONPATH`` goes after ``cwd``); ``spec_hint`` is added to
+    the error when the app does not start (say where ``app_spec`` came from).
     """
 
     def __init__(
@@ -268,9 +178,14 @@ class ProcessLiveServer(LiveServer):
         channel: str | None = None,
         cwd: str | None = None,
         env: dict[str, str] | None = None,
-        startup_timeout: float = 15.0,
+        startup_timeout: float = 30.0,
         name: str = "live-server",
+        spec_hint: str | None = None,
     ) -> None:
+        if async_mode in ("gevent", "eventlet") and importlib.util.find_spec(async_mode) is None:
+            missing = ModuleNotFoundError(f"No module named {async_mode!r}", name=async_mode)
+            needed_by = f"the {async_mode} live server"
+            raise missing_package(missing, extra=async_mode, needed_by=needed_by)
         self.app_spec = app_spec
         self.async_mode = async_mode
         self.message_queue = message_queue
@@ -279,8 +194,9 @@ class ProcessLiveServer(LiveServer):
         self.env = env
         self.startup_timeout = startup_timeout
         self.name = name
+        self.spec_hint = spec_hint
         self.port = None
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.startup_time: float | None = None
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open for the server's life
             prefix=f"socketio-{name}-", suffix=".log", delete=False
@@ -349,8 +265,9 @@ class ProcessLiveServer(LiveServer):
         self._kill()
         if line.startswith("BUSY"):
             raise _PortBusy()
+        hint = f" ({self.spec_hint})" if self.spec_hint else ""
         raise LiveServerError(
-            f"the {self.async_mode} live server for {self.app_spec!r} did not start "
+            f"the {self.async_mode} live server for {self.app_spec!r}{hint} did not start "
             f"({line or 'no output'}); its log:\n{self.log_tail()}"
         )
 
@@ -407,11 +324,30 @@ class ProcessLiveServer(LiveServer):
         return alive
 
 
+def _forget_sessions(socketio: SocketIO) -> None:
+    """Drop the Engine.IO sessions of a stopped server, as a restarted process would have none.
+
+    python-engineio has no public call for this (``disconnect()`` waits for a poll that never
+    comes), so its session table is used here; it belongs in ``flask_socketio.server``.
+    """
+    if socketio.server is None:
+        return
+    eio = socketio.server.eio
+    for session in list(eio.sockets.values()):
+        try:
+            session.close(wait=False, abort=True)
+        except Exception:  # noqa: BLE001 - best effort, the session is gone anyway
+            pass
+    if eio.service_task_handle is not None:
+        eio.shutdown()
+        eio.start_service_task = True  # so that start() monitors clients again
+
+
 class _PortBusy(Exception):
-    pass
+    """The subprocess could not bind the port it was asked to reuse."""
 
 
-def _read_line(proc: subprocess.Popen, deadline: float) -> str:
+def _read_line(proc: subprocess.Popen[bytes], deadline: float) -> str:
     """Read the subprocess's first stdout line, bounded by ``deadline``."""
     assert proc.stdout is not None
     sel = selectors.DefaultSelector()

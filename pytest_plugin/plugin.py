@@ -18,7 +18,6 @@ from .fixtures import (  # noqa: F401 - fixtures are registered by being importa
     CLIENTS_KEY,
     RESOURCES_KEY,
     SERVER_LOGS_KEY,
-    TRANSPORTS,
     socketio,
     socketio_app_spec,
     socketio_client,
@@ -28,15 +27,14 @@ from .fixtures import (  # noqa: F401 - fixtures are registered by being importa
     socketio_transport,
 )
 from .services import amqp_url, redis_url, socketio_channel  # noqa: F401
+from .simulation import socketio_fault_proxy, socketio_swarm_factory  # noqa: F401
 from .transcript import format_transcript
+from .transports import selected_transports
 
-try:  # swarms and the fault proxy (flask_socketio_testing.swarm/faults)
-    from .simulation import socketio_fault_proxy, socketio_swarm_factory  # noqa: F401
-except ImportError:  # pragma: no cover - simulation module not available
-    pass
+pytest_plugins = ["pytest_flask_socketio.browser"]  # socketio_page (pytest-playwright)
 
 CLIENT_FIXTURES = ("socketio_client", "socketio_client_factory", "socketio_transport")
-THREADS_KEY = pytest.StashKey[set]()
+THREADS_KEY = pytest.StashKey[set[int | None]]()
 LEAK_GRACE = 3.0
 
 
@@ -88,24 +86,6 @@ def pytest_configure(config: pytest.Config) -> None:
     selected_transports(config)  # fail early on a bad option
 
 
-def selected_transports(config: pytest.Config) -> list[str]:
-    """The transports chosen by ``--socketio-transport`` or the ini option, in order."""
-    raw = config.getoption("socketio_transport") or config.getini("socketio_transport")
-    names: list[str] = []
-    for part in str(raw).replace(" ", "").split(","):
-        if not part:
-            continue
-        for name in TRANSPORTS if part == "all" else (part,):
-            if name not in TRANSPORTS:
-                raise pytest.UsageError(
-                    f"--socketio-transport: unknown transport {name!r}; use "
-                    f"{', '.join(TRANSPORTS)} or all"
-                )
-            if name not in names:
-                names.append(name)
-    return names or ["inprocess"]
-
-
 def pytest_report_header(config: pytest.Config) -> str:
     return f"flask-socketio: transports={','.join(selected_transports(config))}"
 
@@ -136,7 +116,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed:
         for label, client in item.stash.get(CLIENTS_KEY, []):
@@ -156,7 +138,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator:
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     item.stash[THREADS_KEY] = {t.ident for t in threading.enumerate()}
     return (yield)
 
@@ -197,7 +179,9 @@ def _find_leaks(item: pytest.Item) -> list[str]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator:
+def pytest_runtest_teardown(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, None, None]:
     error: BaseException | None = None
     try:
         result = yield

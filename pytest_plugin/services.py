@@ -80,10 +80,11 @@ def _free_port() -> int:
     # and retries if it was taken in between.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def _start_redis_server() -> tuple[subprocess.Popen, str] | None:
+def _start_redis_server() -> tuple[subprocess.Popen[bytes], str] | None:
     exe = shutil.which("redis-server")
     if exe is None:
         return None

@@ -1,29 +1,36 @@
 """Fixtures for client simulation: swarms of clients and a fault-injecting proxy.
 
 Registered by the plugin. Both fixtures clean up after the test and fail it if a client thread
-or the proxy thread outlives it.
+or the proxy thread outlives it. Swarms of network clients need the ``testing`` extra; ``Swarm``
+is imported when a test asks for one, so that without it the fixture still exists and its error
+says what to install.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from flask import Flask
 from flask_socketio_testing.faults import FaultProxy
-from flask_socketio_testing.swarm import Swarm
+
+from .live_server import LiveServer
+
+if TYPE_CHECKING:
+    from flask_socketio_testing.swarm import Swarm
 
 __all__ = ["socketio_swarm_factory", "socketio_fault_proxy"]
 
 
-def _target_of(request: pytest.FixtureRequest, target: Any) -> Any:
+def _target_of(request: pytest.FixtureRequest, target: object) -> str | Flask:
+    """What a swarm connects to: a URL, or a Flask app for in-process clients."""
     if target is None:
-        return request.getfixturevalue("socketio_live_server").url
-    if isinstance(target, str) or hasattr(target, "extensions"):  # a URL or a Flask app
+        target = request.getfixturevalue("socketio_live_server")
+    if isinstance(target, (LiveServer, FaultProxy)):
+        return target.url
+    if isinstance(target, (str, Flask)):
         return target
-    url = getattr(target, "url", None)  # a live server or a FaultProxy
-    if isinstance(url, str):
-        return url
     raise TypeError(
         f"cannot build a swarm for {target!r}: pass a URL, a Flask app, a live "
         "server or a FaultProxy"
@@ -48,6 +55,8 @@ def socketio_swarm_factory(request: pytest.FixtureRequest) -> Iterator[Callable[
             ledger.attach(swarm.clients, "news")
             ...
     """
+    from flask_socketio_testing.swarm import Swarm
+
     swarms: list[Swarm] = []
 
     def make(size: int, target: Any = None, *, connect: bool = True, **options: Any) -> Swarm:

@@ -20,9 +20,10 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from .stamp import read_stamp, stamp_payload
+from .stamp import find_stamp, stamp_payload
 
 __all__ = ["DeliveryLedger", "DeliveryReport"]
 
@@ -68,6 +69,28 @@ class DeliveryReport:
     def ok(self) -> bool:
         """True when nothing is missing, duplicated, misdelivered or out of order."""
         return not (self.missing or self.duplicated or self.misdelivered or self.out_of_order)
+
+    def assert_ok(self) -> DeliveryReport:
+        """Raise ``AssertionError`` saying what went wrong unless the report is :attr:`ok`.
+
+        The message counts each kind of problem with examples (client/message ids) and ends with
+        the whole report. Returns the report, so ``ledger.verify().assert_ok().p50`` reads well.
+        """
+        if self.ok:
+            return self
+        problems = []
+        for name in ("missing", "duplicated", "misdelivered", "out_of_order"):
+            items = getattr(self, name)
+            if items:
+                shown = ", ".join("/".join(str(p) for p in item) for item in items[:_SHOW])
+                more = f" and {len(items) - _SHOW} more" if len(items) > _SHOW else ""
+                problems.append(f"{len(items)} {name.replace('_', ' ')} ({shown}{more})")
+        raise AssertionError(
+            f"{self.delivered} of {self.expected} expected deliveries arrived; "
+            + "; ".join(problems)
+            + "\n"
+            + str(self)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Counts, percentiles and a few examples of each problem, JSON-serialisable."""
@@ -154,12 +177,16 @@ class DeliveryLedger:
         self._ids: dict[int, tuple[Any, str]] = {}
         self._taken: set[str] = set()
         # (msg_id, client_id) -> receive times; every stamped arrival, expected or not
-        self._arrivals: dict[tuple[str, str], list[float]] = {}
+        # (msg_id, client_id) -> first receive time, and how many more times it came (floats
+        # and ints: nothing per delivery for the garbage collector to track)
+        self._arrivals: dict[tuple[str, str], float] = {}
+        self._repeats: dict[tuple[str, str], int] = {}
         self._last_seq: dict[tuple[str, str | None], int] = {}
         self._out_of_order: list[tuple[str, str | None, str]] = []
         # msg_id -> expected recipients not yet reached; index of each incomplete message
         self._pending: dict[str, int] = {}
         self._incomplete: set[int] = set()
+        self._last_arrival: float | None = None
 
     # -- identities -------------------------------------------------------------------------
 
@@ -260,21 +287,38 @@ class DeliveryLedger:
     ) -> dict[str, Any] | None:
         """Record that ``client_id`` received ``payload``; returns its stamp (None if unstamped).
 
-        ``receive_time`` defaults to ``time.time()`` now. Unstamped payloads are ignored.
+        ``receive_time`` defaults to ``time.time()`` now. The stamp may sit anywhere in the payload
+        (:func:`~flask_socketio_testing.stamp.find_stamp`); unstamped payloads are ignored.
         """
         now = time.time() if receive_time is None else receive_time
-        stamp = read_stamp(payload)
+        stamp = find_stamp(payload)
         if stamp is None:
             return None
+        self.record_stamp(client_id, stamp, now)
+        return stamp
+
+    def record_stamp(self, client_id: Any, stamp: dict[str, Any], receive_time: float) -> None:
+        """Record that ``client_id`` received the message with ``stamp`` at ``receive_time``.
+
+        :meth:`record_arrival` without the search for the stamp: for receivers that found it
+        already (clients with ``on_stamp``, worker processes reporting to their parent).
+        """
+        now = receive_time
         cid = self.client_id(client_id)
         msg_id = str(stamp["id"])
         sender = stamp.get("sender")
         seq = int(stamp.get("seq", 0))
         with self._lock:
-            times = self._arrivals.setdefault((msg_id, cid), [])
-            times.append(now)
+            pair = (msg_id, cid)
+            first = pair not in self._arrivals
+            if first:
+                self._arrivals[pair] = now
+            else:
+                self._repeats[pair] = self._repeats.get(pair, 0) + 1
+            if self._last_arrival is None or now > self._last_arrival:
+                self._last_arrival = now
             msg = self._messages.get(msg_id)
-            if len(times) == 1 and msg is not None and cid in msg.recipients:
+            if first and msg is not None and cid in msg.recipients:
                 self._pending[msg_id] -= 1
                 if self._pending[msg_id] == 0:
                     self._incomplete.discard(msg.index)
@@ -285,14 +329,15 @@ class DeliveryLedger:
                 self._out_of_order.append((cid, sender, msg_id))
             elif last is None or seq > last:
                 self._last_seq[key] = seq
-        return stamp
 
     def attach(self, clients: Iterable[Any], event: str, namespace: str | None = None) -> None:
         """Record every arrival of ``event`` at each client, with its receive time.
 
         A client is anything with ``on(event, handler)`` (the in-process test client and the
-        network :class:`~flask_socketio_testing.Client`). Attached clients are the default
-        recipients of :meth:`stamp`.
+        network :class:`~flask_socketio_testing.Client`); a client with
+        ``on_stamp(event, fn(stamp, receive_time))`` (light swarm clients, clients in worker
+        processes) hands over only the stamp and its own receive time. Attached clients are the
+        default recipients of :meth:`stamp`.
         """
         for client in clients:
             cid = self.client_id(client)
@@ -302,6 +347,13 @@ class DeliveryLedger:
                     f"{client!r} has no on(event, handler); record its arrivals with "
                     "ledger.record_arrival(client_id, payload) instead"
                 )
+
+            on_stamp = getattr(client, "on_stamp", None)
+            if on_stamp is not None:  # the client finds the stamp and times the arrival itself
+                on_stamp(event, partial(self.record_stamp, cid), namespace=namespace)
+                with self._lock:
+                    self._attached.add(cid)
+                continue
 
             def handler(*args: Any, _cid: str = cid) -> None:
                 self.record_arrival(_cid, list(args), time.time())
@@ -355,21 +407,22 @@ class DeliveryLedger:
                 msg = self._messages[msg_id]
                 for cid in sorted(msg.recipients):
                     expected += 1
-                    times = self._arrivals.get((msg_id, cid))
-                    if times:
+                    first = self._arrivals.get((msg_id, cid))
+                    if first is not None:
                         delivered += 1
-                        latencies.append(times[0] - msg.sent)
+                        latencies.append(first - msg.sent)
                     else:
                         missing.append((cid, msg_id))
             duplicated: list[tuple[str, str, int]] = []
             misdelivered: list[tuple[str, str]] = []
-            for (msg_id, cid), times in self._arrivals.items():
+            for msg_id, cid in self._arrivals:
                 if msg_id not in chosen:
                     continue
                 if cid not in self._messages[msg_id].recipients:
                     misdelivered.append((cid, msg_id))
-                if len(times) > 1:
-                    duplicated.append((cid, msg_id, len(times)))
+            for (msg_id, cid), more in self._repeats.items():
+                if msg_id in chosen:
+                    duplicated.append((cid, msg_id, 1 + more))
             out_of_order = [x for x in self._out_of_order if x[2] in chosen]
         latencies.sort()
         return DeliveryReport(
@@ -388,6 +441,11 @@ class DeliveryLedger:
             min=latencies[0] if latencies else None,
         )
 
+    def last_arrival(self) -> float | None:
+        """The latest receive time recorded (``time.time()``), or None before any arrival."""
+        with self._lock:
+            return self._last_arrival
+
     # -- helpers for reconnection reports ---------------------------------------------------
 
     def missing_between(self, client_id: Any, start: float, end: float) -> list[str]:
@@ -399,7 +457,7 @@ class DeliveryLedger:
                 for m in self._order
                 if start <= self._messages[m].sent <= end
                 and cid in self._messages[m].recipients
-                and not self._arrivals.get((m, cid))
+                and (m, cid) not in self._arrivals
             ]
 
     def clear(self) -> None:
@@ -408,15 +466,21 @@ class DeliveryLedger:
             self._messages.clear()
             self._order.clear()
             self._arrivals.clear()
+            self._repeats.clear()
             self._last_seq.clear()
             self._out_of_order.clear()
             self._seqs.clear()
             self._pending.clear()
             self._incomplete.clear()
+            self._last_arrival = None
             self._lock.notify_all()
 
     @property
     def unknown(self) -> int:
         """Stamped arrivals of messages this ledger never stamped nor was told to expect."""
         with self._lock:
-            return sum(len(t) for (m, _), t in self._arrivals.items() if m not in self._messages)
+            return sum(
+                1 + self._repeats.get(pair, 0)
+                for pair in self._arrivals
+                if pair[0] not in self._messages
+            )

@@ -6,7 +6,9 @@ stamps and reads messages the same way. A stamp is a small dict stored under
 
     {"id": str, "sender": str | None, "seq": int, "sent": float}   # sent = time.time()
 
-A payload that is not a dict is wrapped as ``{"data": payload, "_ledger": {...}}``.
+A payload that is not a dict is wrapped as ``{"data": payload, "_ledger": {...}}``. Apps often
+relay a stamped payload inside one of their own (``emit('post', {'by': user, 'body': data})``):
+:func:`find_stamp` finds the stamp anywhere in dicts and lists, down to a bounded depth.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-__all__ = ["STAMP_KEY", "stamp_payload", "read_stamp", "unwrap_payload"]
+__all__ = ["STAMP_KEY", "MAX_DEPTH", "stamp_payload", "find_stamp", "read_stamp", "unwrap_payload"]
 
 #: The reserved key a stamp lives under in a dict payload.
 STAMP_KEY = "_ledger"
+
+#: How deep :func:`find_stamp` looks by default (the payload itself is depth 0).
+MAX_DEPTH = 8
 
 
 def stamp_payload(payload: Any, *, msg_id: str, sender: str | None, seq: int) -> dict[str, Any]:
@@ -40,24 +45,43 @@ def stamp_payload(payload: Any, *, msg_id: str, sender: str | None, seq: int) ->
     return stamped
 
 
-def read_stamp(payload: Any) -> dict[str, Any] | None:
-    """Return the stamp of a received payload, or ``None`` if it carries no valid stamp.
+def _valid(stamp: Any) -> bool:
+    return isinstance(stamp, dict) and "id" in stamp and "sent" in stamp
 
-    Accepts the payload itself or, for events that arrive with several arguments, a list or tuple
-    whose first stamped element is used.
+
+def find_stamp(payload: Any, max_depth: int = MAX_DEPTH) -> dict[str, Any] | None:
+    """Return the delivery stamp carried anywhere in ``payload``, or ``None`` if there is none.
+
+    Looks at ``payload`` itself, then breadth first through the values of dicts and the items of
+    lists and tuples, at most ``max_depth`` levels down, so the shallowest stamp wins (and, at one
+    depth, the first in order: for an event with several arguments, the first stamped argument).
+    Other containers and strings are not searched; a payload nested deeper than ``max_depth`` counts
+    as unstamped.
     """
-    if isinstance(payload, (list, tuple)):
-        for item in payload:
-            stamp = read_stamp(item)
-            if stamp is not None:
-                return stamp
-        return None
-    if not isinstance(payload, dict):
-        return None
-    stamp = payload.get(STAMP_KEY)
-    if not isinstance(stamp, dict) or "id" not in stamp or "sent" not in stamp:
-        return None
-    return stamp
+    if isinstance(payload, dict):  # the common case: a stamp at the top
+        stamp = payload.get(STAMP_KEY)
+        if _valid(stamp):
+            return stamp
+    level = [payload]
+    for _ in range(max_depth + 1):
+        below: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                stamp = item.get(STAMP_KEY)
+                if _valid(stamp):
+                    return stamp
+                below.extend(v for k, v in item.items() if isinstance(v, (dict, list, tuple)))
+            elif isinstance(item, (list, tuple)):
+                below.extend(v for v in item if isinstance(v, (dict, list, tuple)))
+        if not below:
+            return None
+        level = below
+    return None
+
+
+def read_stamp(payload: Any) -> dict[str, Any] | None:
+    """The same as :func:`find_stamp` with the default depth (the name older code uses)."""
+    return find_stamp(payload)
 
 
 def unwrap_payload(payload: Any) -> Any:

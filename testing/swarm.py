@@ -1,9 +1,11 @@
 """Swarms: many clients of one app, connected concurrently, watched through reconnections.
 
-``Swarm(url, 500)`` builds 500 network :class:`~flask_socketio_testing.Client` objects (one
-python-socketio client each: two threads per websocket client, or two greenlets in a
-gevent-patched process); ``Swarm(app, 50)`` builds in-process test clients instead. ``connect()``
-connects them through a bounded pool of workers and returns :class:`SwarmConnectStats`. After a
+``Swarm(url, 3000)`` builds 3,000 light network clients (:mod:`flask_socketio_testing.light`:
+python-socketio ``AsyncClient`` objects sharing one asyncio loop in one thread and one HTTP
+session); ``engine="client"`` builds one :class:`~flask_socketio_testing.Client` each instead (two
+threads per websocket client; the default in a gevent-patched process, where they are greenlets).
+``Swarm(app, 50)`` builds in-process test clients. ``connect()`` connects them, ``concurrency`` at
+a time, and returns :class:`SwarmConnectStats`. After a
 network cut or a server restart, :meth:`Swarm.wait_reconnected` returns a
 :class:`SwarmReconnectReport`: how long until every client was back, and (given a ledger) which
 messages each client lost while it was gone.
@@ -15,131 +17,25 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from .client import Client
 from .ledger import DeliveryLedger, _percentile
+from .swarm_reports import SwarmConnectStats, SwarmReconnectReport
+
+ENGINES = ("light", "client")
+
+
+def _default_engine() -> str:
+    """``light``, except in a gevent-patched process (asyncio and gevent do not share a thread)."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return "light"
+    return "client" if monkey.is_module_patched("socket") else "light"
+
 
 __all__ = ["Swarm", "SwarmConnectStats", "SwarmReconnectReport"]
-
-
-@dataclass
-class SwarmConnectStats:
-    """What :meth:`Swarm.connect` measured. Times are seconds.
-
-    ``total`` is the wall time to connect the whole swarm; the percentiles are per-client connect
-    times (each from the start of its own ``connect()`` call); ``failed`` lists
-    ``(index, error)`` for clients that did not connect.
-    """
-
-    size: int
-    connected: int
-    total: float
-    concurrency: int
-    failed: list[tuple[int, str]] = field(default_factory=list)
-    p50: float | None = None
-    p95: float | None = None
-    p99: float | None = None
-    max: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when every client connected."""
-        return self.connected == self.size
-
-    @property
-    def rate(self) -> float:
-        """Connected clients per second over the whole run."""
-        return self.connected / self.total if self.total > 0 else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-serialisable figures (at most 10 failures listed)."""
-        return {
-            "ok": self.ok,
-            "size": self.size,
-            "connected": self.connected,
-            "failed": len(self.failed),
-            "total": self.total,
-            "rate": self.rate,
-            "concurrency": self.concurrency,
-            "p50": self.p50,
-            "p95": self.p95,
-            "p99": self.p99,
-            "max": self.max,
-            "failures": [list(f) for f in self.failed[:10]],
-        }
-
-    def __str__(self) -> str:
-        def ms(v: float | None) -> str:
-            return "-" if v is None else f"{v * 1000:.0f} ms"
-
-        text = (
-            f"SwarmConnectStats: {self.connected}/{self.size} connected in {self.total:.2f} s "
-            f"({self.rate:.0f}/s, concurrency {self.concurrency}); per client p50 {ms(self.p50)} "
-            f"p95 {ms(self.p95)} p99 {ms(self.p99)} max {ms(self.max)}"
-        )
-        if self.failed:
-            shown = "; ".join(f"#{i}: {e}" for i, e in self.failed[:3])
-            text += f"\n  {len(self.failed)} failed, e.g. {shown}"
-        return text
-
-
-@dataclass
-class SwarmReconnectReport:
-    """What :meth:`Swarm.wait_reconnected` saw since the swarm's last checkpoint.
-
-    ``time_to_all_back`` runs from the first client's disconnect to the last client's
-    reconnect (None unless every client is back). ``downtime_*`` are per-client seconds between
-    noticing the loss and regaining the connection. ``lost`` maps client index to the ids of
-    messages the ledger expected at that client, sent between the checkpoint and the client's
-    return, that never arrived; ``messages_lost`` counts them.
-    """
-
-    size: int
-    reconnected: int
-    not_back: list[int] = field(default_factory=list)
-    time_to_all_back: float | None = None
-    waited: float = 0.0
-    downtime_p50: float | None = None
-    downtime_max: float | None = None
-    lost: dict[int, list[str]] = field(default_factory=dict)
-
-    @property
-    def all_back(self) -> bool:
-        """True when every client disconnected and came back."""
-        return not self.not_back
-
-    @property
-    def messages_lost(self) -> int:
-        """Expected deliveries that never happened because their client was gone."""
-        return sum(len(v) for v in self.lost.values())
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-serialisable figures."""
-        return {
-            "all_back": self.all_back,
-            "size": self.size,
-            "reconnected": self.reconnected,
-            "not_back": self.not_back[:20],
-            "time_to_all_back": self.time_to_all_back,
-            "waited": self.waited,
-            "downtime_p50": self.downtime_p50,
-            "downtime_max": self.downtime_max,
-            "messages_lost": self.messages_lost,
-            "clients_with_losses": len([k for k, v in self.lost.items() if v]),
-        }
-
-    def __str__(self) -> str:
-        back = "-" if self.time_to_all_back is None else f"{self.time_to_all_back:.2f} s"
-        text = (
-            f"SwarmReconnectReport: {self.reconnected}/{self.size} back "
-            f"(all back after {back}, waited {self.waited:.2f} s); "
-            f"messages lost while gone: {self.messages_lost}"
-        )
-        if self.not_back:
-            text += f"\n  not back: {self.not_back[:10]}{' ...' if len(self.not_back) > 10 else ''}"
-        return text
 
 
 class _Track:
@@ -198,6 +94,10 @@ class Swarm:
     :class:`~flask_socketio_testing.FaultProxy` ``url``) or a Flask app (in-process test clients;
     its ``SocketIO`` is ``app.extensions['socketio']``). ``auth`` is a dict or a callable
     ``index -> dict``. Clients are named ``<name>-<index>``, which is also their ledger id.
+    ``engine`` picks the network clients (``"light"`` or ``"client"``, see the module docstring);
+    ``inbox`` is how many received events each light client keeps for ``receive``/``expect``.
+    ``processes=N`` spreads the light clients over N worker processes
+    (:mod:`flask_socketio_testing.swarm_procs`); ``auth`` values must then be picklable.
     Use as a context manager, or call :meth:`disconnect`: no client thread outlives it.
     """
 
@@ -214,10 +114,16 @@ class Swarm:
         connect_timeout: float = 10.0,
         reconnection: bool = True,
         name: str = "swarm",
+        engine: str | None = None,
+        inbox: int = 100,
+        processes: int = 1,
         **client_kwargs: Any,
     ) -> None:
         if size < 0:
             raise ValueError("size must be >= 0")
+        engine = engine or _default_engine()
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
         self.target = target
         self.size = size
         self.transport = transport
@@ -229,16 +135,27 @@ class Swarm:
         self.reconnection = reconnection
         self.name = name
         self.inprocess = not isinstance(target, str)
+        self.engine = "inprocess" if self.inprocess else engine
+        self.inbox = inbox
+        self.processes = max(1, int(processes))
+        self._loop: Any = None
+        self._pool: Any = None
         self.connect_stats: SwarmConnectStats | None = None
         self.last_reconnect: SwarmReconnectReport | None = None
         self._cond = threading.Condition()
         self._tracks = [_Track() for _ in range(size)]
         self._checkpoint = time.time()
         self.clients: list[Any] = []
-        if not self.inprocess:
+        if self.processes > 1:
+            if self.inprocess or self.engine != "light":
+                raise ValueError("processes > 1 needs a live server URL and the light engine")
+            self.clients = self._start_workers(client_kwargs)
+        elif self.engine == "light":
+            self.clients = self._make_light_clients(client_kwargs)
+        elif not self.inprocess:
             self.clients = [self._make_network_client(i, client_kwargs) for i in range(size)]
         else:
-            self._socketio = getattr(target, "extensions", {}).get("socketio")
+            self._socketio: Any = getattr(target, "extensions", {}).get("socketio")
             if self._socketio is None:
                 raise TypeError(
                     "Swarm target must be a live server URL or a Flask app with a SocketIO "
@@ -265,6 +182,64 @@ class Swarm:
             **extra,
         )
 
+    def _make_light_clients(self, extra: dict[str, Any]) -> list[Any]:
+        from .light import LightClient, LightLoop
+
+        self._loop = LightLoop(self.name)
+        return [
+            LightClient(
+                self._loop,
+                self.target,
+                index=i,
+                transport=self.transport,
+                namespace=self.namespace,
+                auth=self._auth_for(i),
+                headers=self.headers,
+                reconnection=self.reconnection,
+                connect_timeout=self.connect_timeout,
+                name=f"{self.name}-{i}",
+                inbox=self.inbox,
+                cond=self._cond,
+                on_state=self._note,
+                **extra,
+            )
+            for i in range(self.size)
+        ]
+
+    def _start_workers(self, extra: dict[str, Any]) -> list[Any]:
+        from .swarm_procs import WorkerPool
+
+        options = {
+            "url": self.target,
+            "transport": self.transport,
+            "namespace": self.namespace,
+            "headers": self.headers,
+            "reconnection": self.reconnection,
+            "connect_timeout": self.connect_timeout,
+            "name": self.name,
+            "client_kwargs": extra,
+        }
+        auths = [self._auth_for(i) for i in range(self.size)]
+        self._pool = WorkerPool(self.size, self.processes, options, auths, self._note)
+        clients: list[Any] = self._pool.clients
+        return clients
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the worker processes (empty for a swarm in this process)."""
+        return self._pool.pids if self._pool is not None else []
+
+    def _connect_light(
+        self, indices: list[int], timeout: float
+    ) -> tuple[dict[int, float], dict[int, str]]:
+        from .light import connect_all
+
+        if self._loop is None or not self._loop.running:
+            raise RuntimeError(f"{self!r} was disconnected; build a new swarm")
+        coro = connect_all(self.clients, indices, self.concurrency, timeout)
+        result: tuple[dict[int, float], dict[int, str]] = self._loop.run(coro, timeout + 15.0)
+        return result
+
     def _connect_one(self, index: int) -> None:
         if self.inprocess:
             client = self._socketio.test_client(
@@ -289,10 +264,10 @@ class Swarm:
         if not client.is_connected():
             raise ConnectionRefusedError(f"connect refused: {client.get_connect_error()!r}")
 
-    def _note(self, index: int, up: bool) -> None:
+    def _note(self, index: int, up: bool, when: float | None = None) -> None:
         with self._cond:
             track = self._tracks[index]
-            (track.ups if up else track.downs).append(time.time())
+            (track.ups if up else track.downs).append(time.time() if when is None else when)
             self._cond.notify_all()
 
     # -- running a job over every client ----------------------------------------------------
@@ -350,7 +325,12 @@ class Swarm:
             rounds = -(-self.size // self.concurrency) if self.size else 1
             timeout = max(30.0, rounds * self.connect_timeout)
         t0 = time.perf_counter()
-        times, errors = self._run_pool(self._connect_one, list(range(self.size)), timeout)
+        if self._pool is not None:
+            times, errors = self._pool.connect(self.concurrency, timeout)
+        elif self.engine == "light":
+            times, errors = self._connect_light(list(range(self.size)), timeout)
+        else:
+            times, errors = self._run_pool(self._connect_one, list(range(self.size)), timeout)
         total = time.perf_counter() - t0
         values = sorted(times.values())
         self.connect_stats = SwarmConnectStats(
@@ -466,6 +446,12 @@ class Swarm:
 
     def disconnect(self, timeout: float = 30.0) -> None:
         """Disconnect every client (stopping reconnection) and release them; bounded in time."""
+        if self._pool is not None:
+            self._pool.stop(timeout)
+            return
+        if self.engine == "light":
+            self._disconnect_light(timeout)
+            return
         indices = [i for i, c in enumerate(self.clients) if c is not None]
 
         def job(i: int) -> None:
@@ -478,6 +464,18 @@ class Swarm:
 
         self._run_pool(job, indices, timeout)
 
+    def _disconnect_light(self, timeout: float) -> None:
+        from .light import stop_all
+
+        loop = self._loop
+        if loop is None or not loop.running:
+            return
+        try:
+            loop.run(stop_all(self.clients, self.concurrency), timeout)
+        except Exception:  # noqa: BLE001 - closing the loop cancels what is left
+            pass
+        loop.close(timeout=10.0)
+
     def leaks(self, timeout: float = 5.0) -> list[str]:
         """Client threads (greenlets when patched) still alive, after waiting up to ``timeout``.
 
@@ -485,6 +483,18 @@ class Swarm:
         leaves any behind.
         """
         deadline = time.monotonic() + timeout
+        while self._pool is not None:
+            alive = self._pool.leaks()
+            if not alive or time.monotonic() >= deadline:
+                return alive
+            time.sleep(0.05)
+        while self.engine == "light":
+            alive = [leak for client in self.clients for leak in client.leaks()]
+            if self._loop is not None and self._loop.running:
+                alive.append(f"{self.name}: event loop thread {self._loop.thread!r}")
+            if not alive or time.monotonic() >= deadline:
+                return alive
+            time.sleep(0.05)
         while True:
             alive = []
             for i, client in enumerate(self.clients):
@@ -520,5 +530,5 @@ class Swarm:
         self.disconnect()
 
     def __repr__(self) -> str:
-        kind = "in-process" if self.inprocess else f"{self.transport} {self.target}"
+        kind = "in-process" if self.inprocess else f"{self.engine} {self.transport} {self.target}"
         return f"<Swarm {self.name} size={self.size} {kind}>"

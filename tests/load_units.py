@@ -175,7 +175,7 @@ def test_stats_snapshots_diff(env: Environment, fired: list) -> None:
 
 
 def test_find_stamp_nested_in_dicts_and_lists() -> None:
-    from flask_socketio_testing.locust import find_stamp
+    from flask_socketio_testing.stamp import find_stamp
 
     stamp = stamp_payload({"text": "x"}, msg_id="m:1", sender="s", seq=1)
     assert find_stamp(stamp) == stamp["_ledger"]

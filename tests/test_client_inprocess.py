@@ -576,3 +576,66 @@ def test_each_app_gets_its_own_server_with_one_socketio() -> None:
     assert [e["name"] for e in first.get_received()] == ["only first"]
     assert second.get_received() == []
     assert first.call("where") == "localhost"
+
+
+# -- shared errors, transcripts, handshake environ -----------------------------------------------
+
+
+def test_errors_are_the_shared_ones(pair: tuple[Flask, SocketIO]) -> None:
+    from flask_socketio_testing import (
+        AckTimeoutError,
+        ExpectationError,
+        NotConnectedError,
+        ReceiveTimeoutError,
+    )
+
+    app, socketio = pair
+    client = socketio.test_client(app)
+    with pytest.raises(NotConnectedError) as info:
+        client.emit("ping", 1, namespace="/nowhere")
+    assert isinstance(info.value, RuntimeError)
+    assert isinstance(info.value, python_socketio.exceptions.BadNamespaceError)
+    assert info.value.namespace == "/nowhere"
+    with pytest.raises(AckTimeoutError):
+        client.call("not handled", timeout=0.02)
+    client.get_received()
+    with pytest.raises(ReceiveTimeoutError):
+        client.receive(timeout=0.02)
+    client.emit("echo", "x")
+    with pytest.raises(ExpectationError) as failed:
+        client.expect("never", timeout=0.02)
+    assert [e["name"] for e in failed.value.received] == ["echo"]
+
+
+def test_transcript_is_opt_in_for_plain_test_clients(pair: tuple[Flask, SocketIO]) -> None:
+    app, socketio = pair
+    plain = socketio.test_client(app)
+    plain.emit("echo", 1)
+    assert len(plain.transcript) == 0 and plain.transcript.limit == 0
+    recorded = SocketIOTestClient(app, socketio, name="rec", transcript_limit=3)
+    recorded.emit("echo", 1)
+    with pytest.raises(AssertionError):
+        recorded.expect("never", timeout=0.01)
+    assert recorded.name == "rec" and recorded.transport == "inprocess"
+    assert recorded.transcript.kinds() == ["emit", "received", "expect-failed"]  # the last 3
+    assert [e["name"] for e in recorded.pending()] == ["message", "echo"]
+
+
+def test_handshake_environs_are_not_shared() -> None:
+    app, socketio = make_app()
+    seen: list[dict[str, Any]] = []
+
+    @socketio.on("connect", namespace="/env")
+    def on_env_connect() -> None:
+        request.environ["mine"] = len(seen)
+        seen.append(request.environ)
+
+    first = socketio.test_client(app, namespace="/env")
+    second = socketio.test_client(app, namespace="/env")
+    assert first.is_connected("/env") and second.is_connected("/env")
+    assert seen[0] is not seen[1] and seen[0]["mine"] == 0 and seen[1]["mine"] == 1
+    assert seen[0]["wsgi.input"] is not seen[1]["wsgi.input"]
+    app.config["SERVER_NAME"] = "example.test"  # a config change gives a new environ
+    socketio.test_client(app, namespace="/env")
+    assert seen[2]["HTTP_HOST"] == "example.test"
+    assert seen[1]["HTTP_HOST"] == "localhost"

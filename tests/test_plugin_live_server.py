@@ -215,12 +215,21 @@ class TestAppInGeventMode:
         client = socketio_client_factory(transport="polling")
         assert client.call("add", 1, 2) == 3
 
-    def test_without_an_app_spec_the_error_says_what_to_do(self, request):
+    def test_without_an_app_spec_the_fixture_factory_is_derived(self, request):
+        from pytest_flask_socketio.fixtures import make_live_server
+
+        app = request.getfixturevalue("app")
+        server = make_live_server(request, app, app.extensions["socketio"], None)
+        assert isinstance(server, ProcessLiveServer)
+        assert server.app_spec == "tests.plugin_app:create_app()"
+
+    def test_an_app_built_out_of_reach_says_what_to_set(self, request):
         from pytest_flask_socketio.fixtures import make_live_server
         from pytest_flask_socketio.live_server import LiveServerError
 
         app = request.getfixturevalue("app")
-        with pytest.raises(LiveServerError, match="socketio_app"):
+        app.import_name = "__main__"  # as if built in a script: nothing to import it from
+        with pytest.raises(LiveServerError, match="set the ini option socketio_app = "):
             make_live_server(request, app, app.extensions["socketio"], None)
 
 

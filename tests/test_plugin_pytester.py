@@ -148,3 +148,172 @@ def test_fixtures_are_documented(project: pytest.Pytester) -> None:
     ):
         assert f"\n{name} " in out or f"\n{name} [" in out, name
     assert "binds port 0 itself" in out
+
+
+def _without(project: pytest.Pytester, module: str) -> None:
+    """Make ``module`` unimportable in the project's runs, as if it were not installed."""
+    project.makeconftest(f"import sys\nsys.modules[{module!r}] = None\n" + CONFTEST)
+
+
+def test_without_websocket_client_the_error_names_it_and_the_extra(
+    project: pytest.Pytester,
+) -> None:
+    _without(project, "websocket")
+    project.makepyfile(
+        test_user="""
+def test_ws(socketio_client):
+    pass
+"""
+    )
+    result = project.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--socketio-transport=websocket"
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*flask_socketio_testing.Client needs websocket-client, which is not installed*"
+            "'testing' extra*[[]testing[]]*"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Unexpected connection error*")
+
+
+def test_without_requests_fixtures_stay_and_say_what_to_install(
+    project: pytest.Pytester,
+) -> None:
+    _without(project, "requests")
+    listed = project.runpytest_subprocess("-p", "no:cacheprovider", "--fixtures")
+    listed.stdout.fnmatch_lines(["socketio_swarm_factory*", "socketio_fault_proxy*"])
+    project.makepyfile(
+        test_user="""
+import pytest
+
+def test_swarm(socketio_swarm_factory):
+    socketio_swarm_factory(2)
+
+def test_import():
+    with pytest.raises(ModuleNotFoundError, match=r"needs requests.*\\[testing\\]"):
+        from flask_socketio_testing import Client
+"""
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*needs requests, which is not installed*[[]testing[]]*"])
+
+
+def test_a_live_server_whose_async_mode_is_not_installed_says_which_extra(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_user="""
+import pytest
+
+@pytest.mark.socketio_server(async_mode="eventlet")
+def test_eventlet(socketio_live_server):
+    pass
+"""
+    )
+    _without(project, "eventlet")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*the eventlet live server needs eventlet, which is not installed*[[]eventlet[]]*"]
+    )
+
+
+# -- a gevent app served without configuration ------------------------------------------------
+
+GEVENT_APP = """
+from flask import Flask
+from flask_socketio import SocketIO
+
+app = Flask(__name__)
+socketio = SocketIO(app)  # no async_mode: gevent, as it is installed
+
+@socketio.on("add")
+def add(a, b):
+    return a + b
+"""
+
+GEVENT_TESTS = """
+def test_add(socketio_client, socketio_live_server, socketio_transport):
+    assert socketio_client.call("add", 1, 2) == 3
+
+def test_served_by_a_gevent_subprocess(socketio_live_server, socketio_app_spec):
+    from pytest_flask_socketio.live_server import ProcessLiveServer
+
+    assert socketio_app_spec is None  # no ini option, no marker
+    assert isinstance(socketio_live_server, ProcessLiveServer)
+    assert (socketio_live_server.async_mode, socketio_live_server.app_spec) == {expected}
+"""
+
+
+def test_a_gevent_app_bound_to_a_module_name_needs_no_configuration(
+    pytester: pytest.Pytester,
+) -> None:
+    # a src layout: the subprocess finds the module only through the test process's sys.path
+    src = pytester.mkdir("src")
+    (src / "chatapp.py").write_text(GEVENT_APP)
+    pytester.makeini("[pytest]\npythonpath = src\n")
+    pytester.makeconftest(
+        "import pytest\nfrom chatapp import app as the_app\n\n"
+        "@pytest.fixture\ndef app():\n    return the_app\n"
+    )
+    pytester.makepyfile(test_chat=GEVENT_TESTS.replace("{expected}", "('gevent', 'chatapp:app')"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--socketio-transport=all")
+    result.assert_outcomes(passed=4)
+
+
+FACTORY_APP = """
+from flask import Flask
+from flask_socketio import SocketIO
+
+def create_app(testing=False):
+    app = Flask(__name__)
+    app.config["TESTING"] = testing
+    socketio = SocketIO(app)
+
+    @socketio.on("add")
+    def add(a, b):
+        return a + b
+
+    return app
+"""
+
+
+def test_a_gevent_factory_app_is_served_by_calling_the_factory(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(factoryapp=FACTORY_APP)
+    pytester.makeconftest(
+        "import pytest\nimport factoryapp\n\n"
+        "@pytest.fixture\ndef app():\n    return factoryapp.create_app(testing=True)\n"
+    )
+    expected = "('gevent', 'factoryapp:create_app()')"
+    pytester.makepyfile(test_factory=GEVENT_TESTS.replace("{expected}", expected))
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--socketio-transport=polling,websocket"
+    )
+    result.assert_outcomes(passed=3)
+
+
+def test_an_underivable_app_says_exactly_what_to_set(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        needsconfig=FACTORY_APP.replace("def create_app(testing=False):", "def build(testing):")
+    )
+    pytester.makeconftest(
+        "import pytest\nfrom needsconfig import build\n\n"
+        "@pytest.fixture\ndef app():\n    return build(True)\n"
+    )
+    pytester.makepyfile(test_cfg="def test_add(socketio_client):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--socketio-transport=polling")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*LiveServerError: a gevent live server runs in a subprocess*none was found: no "
+            "module-level name in 'needsconfig' is bound to the app fixture's app, and the app "
+            "fixture calls no factory of 'needsconfig' that takes no arguments; set the ini "
+            "option socketio_app = package.module:app (or package.module:create_app()), or mark "
+            "the test @pytest.mark.socketio_server(app='package.module:app')*"
+        ]
+    )

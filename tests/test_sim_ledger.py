@@ -181,3 +181,56 @@ def test_report_as_dict_is_plain_data() -> None:
     report = DeliveryReport(messages=0, expected=0, delivered=0)
     assert report.ok
     json.dumps(report.as_dict())
+
+
+def test_find_stamp_looks_inside_wrapping_payloads() -> None:
+    from flask_socketio_testing.stamp import find_stamp
+
+    stamped = stamp_payload({"body": "hi"}, msg_id="m9", sender=None, seq=0)
+    assert find_stamp({"by": "ann", "body": stamped})["id"] == "m9"
+    assert find_stamp(["post", {"list": [1, {"deep": stamped}]}])["id"] == "m9"
+    assert find_stamp(({"a": 1}, ("x", stamped)))["id"] == "m9"
+    # the shallowest stamp wins; depth is bounded
+    other = stamp_payload({"inner": stamped}, msg_id="m8", sender=None, seq=0)
+    assert find_stamp({"wrap": other})["id"] == "m8"
+    nested: object = stamped
+    for _ in range(3):
+        nested = {"w": nested}
+    assert find_stamp(nested, max_depth=3)["id"] == "m9"
+    assert find_stamp(nested, max_depth=2) is None
+    assert find_stamp({"_ledger": {"no": "id"}}) is None
+    assert find_stamp({"text": "_ledger"}) is None
+
+
+def test_ledger_counts_stamps_relayed_inside_the_apps_payload() -> None:
+    ledger = DeliveryLedger()
+    payload = ledger.stamp({"body": "hi"}, recipients=["a", "b"])
+    ledger.record_arrival("a", [{"by": "ann", "body": payload}])
+    ledger.record_arrival("b", {"envelope": [{"post": payload}]})
+    report = ledger.verify(timeout=1, settle=0)
+    assert report.ok and report.delivered == 2, str(report)
+
+
+def test_assert_ok_says_what_went_wrong() -> None:
+    ledger = DeliveryLedger()
+    good = ledger.stamp({}, recipients=["a"])
+    ledger.record_arrival("a", good)
+    assert ledger.verify(timeout=0.1, settle=0).assert_ok().delivered == 1
+
+    first = ledger.stamp({}, sender="s", recipients=["a", "b"])
+    second = ledger.stamp({}, sender="s", recipients=["a"])
+    ledger.record_arrival("a", second)
+    ledger.record_arrival("a", first)
+    ledger.record_arrival("a", first)
+    ledger.record_arrival("z", first)
+    report = ledger.verify(timeout=0.1, settle=0)
+    with pytest.raises(AssertionError) as info:
+        report.assert_ok()
+    text = str(info.value)
+    first_id = read_stamp(first)["id"]
+    assert text.startswith("3 of 4 expected deliveries arrived")
+    assert f"1 missing (b/{first_id})" in text
+    assert f"1 duplicated (a/{first_id}/2)" in text
+    assert f"1 misdelivered (z/{first_id})" in text
+    assert f"2 out of order (a/s/{first_id}, a/s/{first_id})" in text  # the copy too
+    assert "DeliveryReport: FAILED" in text

@@ -336,3 +336,75 @@ def test_polling_swarm_and_concurrency_limit(server: Any) -> None:
         assert report.ok, str(report)
         assert report.delivered == 36
     assert swarm.leaks(timeout=5) == []
+
+
+def test_light_swarm_shares_one_loop_thread(server: Any) -> None:
+    before = set(threading.enumerate())
+    with Swarm(server.url, 60, auth={"room": "lobby"}, name="crowd") as swarm:
+        assert swarm.engine == "light"
+        assert swarm.connect().ok
+        # one event loop thread for the whole swarm (the in-thread server adds its own threads)
+        new = [t.name for t in set(threading.enumerate()) - before if t.name.startswith("crowd")]
+        assert new == ["crowd-loop"]
+        ledger = DeliveryLedger()
+        ledger.attach(swarm, "news")
+        ledger.expect_room("lobby", swarm.clients)
+        for n in range(5):
+            post_emit(server, {"wrapped": ledger.stamp({"n": n}, recipients="lobby")}, "lobby")
+        report = ledger.verify(timeout=20).assert_ok()
+        assert report.delivered == 300
+        assert swarm[3].call("join", "extra", timeout=5) == "extra"
+    assert swarm.leaks(timeout=5) == []
+
+
+def test_client_engine_is_still_available(server: Any) -> None:
+    with Swarm(server.url, 5, engine="client") as swarm:
+        assert swarm.connect().ok
+        assert all(type(c).__name__ == "_SwarmClient" for c in swarm)
+        ledger = DeliveryLedger()
+        ledger.attach(swarm, "news")
+        post_emit(server, ledger.stamp({}, recipients=swarm.clients))
+        ledger.verify(timeout=10).assert_ok()
+    assert swarm.leaks(timeout=5) == []
+    with pytest.raises(ValueError, match="engine must be one of"):
+        Swarm(server.url, 1, engine="bogus")
+
+
+def test_swarm_across_processes_merges_connects_arrivals_and_reconnects() -> None:
+    srv = _gevent_server()
+    srv.start()
+    try:
+        t0 = time.monotonic()
+        with (
+            FaultProxy(srv.url) as proxy,
+            Swarm(proxy.url, 100, processes=2, auth={"room": "lobby"}) as swarm,
+        ):
+            stats = swarm.connect(timeout=60)
+            assert stats.ok and stats.connected == 100, str(stats)
+            pids = swarm.worker_pids
+            assert len(set(pids)) == 2 and os.getpid() not in pids
+            assert swarm[0].name == "swarm-0" and swarm[99].name == "swarm-99"
+            ledger = DeliveryLedger()
+            ledger.attach(swarm.clients, "news")
+            ledger.expect_room("lobby", swarm.clients)
+            post_emit(srv, ledger.stamp({"from": "server"}, recipients="lobby"), room="lobby")
+            sender = swarm[75]  # a client in the second worker
+            payload = ledger.stamp({"from": "client"}, sender=sender, recipients="lobby")
+            sender.emit("broadcast", {"event": "news", "room": "lobby", "payload": payload})
+            assert ledger.verify(timeout=20).assert_ok().delivered == 200
+            assert swarm[10].call("join", "side", timeout=5) == "side"
+            with pytest.raises(NotImplementedError, match="worker process"):
+                swarm[1].expect("news")
+
+            swarm.mark()
+            assert proxy.cut() == 100
+            report = swarm.wait_reconnected(timeout=30, ledger=ledger)
+            assert report.all_back and report.reconnected == 100, str(report)
+            mark = ledger.mark()
+            post_emit(srv, ledger.stamp({"after": "cut"}, recipients="lobby"), room="lobby")
+            ledger.verify(timeout=20, since=mark).assert_ok()
+        assert swarm.leaks(timeout=10) == []
+        assert time.monotonic() - t0 < 90
+    finally:
+        srv.stop()
+        srv.close()

@@ -16,7 +16,7 @@ what receivers feel and whether the server lost anything:
 * ``python -m flask_socketio_testing.locust -f FILE ...`` — Locust itself, with every option of
   this package in ``--help`` (plain ``locust --help`` prints before loading locustfiles).
 
-Names load lazily, so ``.server`` and ``.stamps`` import without Locust (importing Locust patches
+Names load lazily, so ``.server`` imports without Locust (importing Locust patches
 gevent into the process). Any name registers the options and the end-of-run check.
 """
 
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
         run_check,
         stats_snapshot,
     )
-    from flask_socketio_testing.locust.stamps import find_stamp
     from flask_socketio_testing.locust.user import SocketIOUser
 
 _EXPORTS = {
@@ -67,7 +66,6 @@ _EXPORTS = {
     "option": "options",
     "read_server_file": "options",
     "target_hosts": "options",
-    "find_stamp": "stamps",
 }
 
 __all__ = [
@@ -89,7 +87,6 @@ __all__ = [
     "option",
     "read_server_file",
     "target_hosts",
-    "find_stamp",
 ]
 
 

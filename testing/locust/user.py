@@ -26,8 +26,7 @@ import socketio
 from flask_socketio_testing.locust.book import RECV, SEND, DeliveryBook, Misdelivered
 from flask_socketio_testing.locust.options import option, target_hosts
 from flask_socketio_testing.locust.session import open_connection
-from flask_socketio_testing.locust.stamps import find_stamp
-from flask_socketio_testing.stamp import STAMP_KEY, stamp_payload
+from flask_socketio_testing.stamp import STAMP_KEY, find_stamp, stamp_payload
 from locust import User
 from locust.env import Environment
 

@@ -7,7 +7,9 @@ with this repository's virtualenv and one with upstream's (``.venv-upstream``, m
 - echo: ``emit('echo', payload)`` then ``get_received()`` (the server emits the payload back);
 - ack: ``emit('ack', payload, callback=True)`` (the handler returns the payload);
 - broadcast: one of 50 clients emits, the server broadcasts to all 50, every client drains its
-  queue (figure: deliveries per second).
+  queue (figure: deliveries per second);
+- connect: ``socketio.test_client(app)`` (handshake, CONNECT, the connect handler) then
+  ``disconnect()``.
 
 Every reply is checked against the payload (bytes included), so both clients do the real work.
 
@@ -50,6 +52,10 @@ def build(async_mode: str) -> tuple[Any, Any]:
     app = Flask(__name__)
     app.config["SECRET_KEY"] = "bench"
     socketio = SocketIO(app, async_mode=async_mode)
+
+    @socketio.on("connect")
+    def connect(auth: Any) -> bool:
+        return True
 
     @socketio.on("echo")
     def echo(data: Any) -> None:
@@ -104,14 +110,21 @@ def worker(async_mode: str, seconds: float, rounds: int) -> dict[str, Any]:
     def ack_once() -> None:
         assert client.emit("ack", PAYLOAD, callback=True) == PAYLOAD
 
+    def connect_once() -> None:
+        other = socketio.test_client(app, auth={"user": "bench"})
+        assert other.is_connected()
+        other.disconnect()
+
     echo_once()
     ack_once()
+    connect_once()
     results = {
         "flask_socketio": os.path.dirname(flask_socketio.__file__),
         "async_mode": socketio.server.async_mode,
         "packet_class": socketio.server.packet_class.__name__,
         "echo": _rate(echo_once, seconds, rounds),
         "ack": _rate(ack_once, seconds, rounds),
+        "connect": _rate(connect_once, seconds, rounds),
     }
     clients = [socketio.test_client(app) for _ in range(CLIENTS)]
     for c in clients:
@@ -152,6 +165,7 @@ MEASURES = [
     ("echo round trips/s (emit+get)", "echo"),
     ("acks/s (emit callback=True)", "ack"),
     (f"broadcast deliveries/s ({CLIENTS} clients)", "broadcast"),
+    ("connects/s (test_client + disconnect)", "connect"),
 ]
 
 

@@ -1,14 +1,9 @@
 import pytest
-from chatapp import create_app
-from chatapp import socketio as app_socketio
+from helpdesk import create_app
 
 
 @pytest.fixture
 def app():
-    # threading mode: the live server then runs in a thread of the test process
+    # threading mode: the plugin then serves the app in a thread of the test process; tests
+    # marked socketio_server(async_mode="gevent") get a subprocess from the ini's socketio_app
     return create_app(async_mode="threading")
-
-
-@pytest.fixture
-def socketio(app):
-    return app_socketio

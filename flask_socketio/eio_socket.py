@@ -1,0 +1,385 @@
+"""An Engine.IO session that follows the v4 protocol where python-engineio's ``Socket`` does not.
+
+Pinned against python-engineio 4.15; it overrides ``Socket.handle_get_request``,
+``handle_post_request``, ``receive``, ``close``, ``poll``, ``schedule_ping``,
+``check_ping_timeout``, ``_upgrade_websocket`` and ``_websocket_handler`` (``_send_ping`` is no
+longer used). What changes, and why:
+
+- every request is answered and released: a POST that is too large or malformed gets 400 and
+  closes the session without waiting for a GET (python-engineio's ``close(wait=True)`` waited for
+  a GET that may never come, holding the request and its file descriptor);
+- a POST carries any number of packets (the size limit bounds it), all decoded before any is
+  handled, so a bad payload is refused whole and a good one is never cut at 16 packets;
+- a pending GET is ended with a noop ``6`` when the client closes; a second GET while one is
+  pending closes the session (the first gets ``1``, the second 400); a GET after the ping deadline
+  gets 400 (the deadline is checked when the request arrives);
+- only one WebSocket may upgrade a session: a second one racing the upgrade is refused, and the
+  noop that ends the poll during an upgrade never goes over the WebSocket;
+- a malformed packet over the WebSocket closes it with close code 1002, one that is too large
+  with 1009 (other closes send 1000).
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+from typing import Any
+
+from engineio import exceptions, packet
+from engineio import socket as eio_socket
+
+#: Engine.IO packet types a v4 client may send on an open session (PING only as the probe).
+_CLIENT_TYPES = {packet.CLOSE, packet.PONG, packet.MESSAGE, packet.UPGRADE, packet.NOOP}
+#: WebSocket close codes (RFC 6455, section 7.4.1).
+NORMAL, PROTOCOL_ERROR, POLICY_VIOLATION, TOO_BIG = 1000, 1002, 1008, 1009
+#: gevent: the pause before the frames that queued up behind a first one (see _websocket_writer)
+WRITE_GAP = 0.001
+
+
+class ProtocolViolation(exceptions.EngineIOError):
+    """The client broke the protocol: its session is closed (400, or close code 1002)."""
+
+    close_code = PROTOCOL_ERROR
+
+
+class PayloadTooLarge(ProtocolViolation):
+    """A POST body or WebSocket message over ``max_http_buffer_size``."""
+
+    close_code = TOO_BIG
+
+
+class RequestRefused(Exception):
+    """Refuse this one request with 400 and leave the session as it is."""
+
+
+def decode_packet(encoded: Any) -> packet.Packet:
+    """Decode one packet a client sent, raising :class:`ProtocolViolation` when malformed."""
+    try:
+        if isinstance(encoded, str) and (not encoded or not encoded[0].isdigit()):
+            if not encoded.startswith("b"):
+                raise ValueError("unknown packet type")
+        pkt = packet.Packet(encoded_packet=encoded)
+    except (ValueError, TypeError, IndexError) as exc:  # binascii.Error is a ValueError
+        raise ProtocolViolation(f"malformed packet: {exc}") from None
+    return pkt
+
+
+def decode_payload(body: str) -> list[packet.Packet]:
+    """Decode a polling POST body (packets separated by the record separator ``\\x1e``)."""
+    if not body:
+        raise ProtocolViolation("empty payload")
+    return [decode_packet(part) for part in body.split("\x1e")]
+
+
+class Socket(eio_socket.Socket):
+    """One Engine.IO session (polling, or upgraded to / opened over a WebSocket)."""
+
+    last_ping: float | None
+    connected: bool
+
+    def __init__(self, server: Any, sid: str) -> None:
+        super().__init__(server, sid)
+        self._claim = threading.Lock()  # guards the two flags below (a gevent lock when patched)
+        self._polling = False  # a GET is waiting for packets
+        self._websocket_claimed = False  # a WebSocket is upgrading or carrying the session
+        self._next_ping = 0.0  # when the next ping is due (the deadline counts from here)
+        self.close_code = NORMAL  # sent with the WebSocket close frame
+        self._close_noop = False
+        self._drain_on_close = False
+        self.closed_at: float | None = None
+
+    # -- heartbeat -------------------------------------------------------------------------
+
+    def schedule_ping(self) -> None:
+        """Make the next ping due in ``ping_interval``; the server's service task sends it
+        (python-engineio started a task per ping: a sleeping thread per session)."""
+        if self.last_ping:
+            self.last_ping = None
+            self._next_ping = time.time() + self.server.ping_interval
+
+    def send_due_ping(self, now: float) -> None:
+        """Send the ping if it is due; the deadline counts from when it was due."""
+        due = self._next_ping
+        if self.last_ping is not None or not due or now < due or self.closing or self.closed:
+            return
+        with self._claim:
+            if self.last_ping is not None:
+                return  # the service task or the other poller sent it
+            self.last_ping = due
+        self.send(packet.Packet(packet.PING))
+
+    def poll(self) -> list:
+        """Wait for packets; a poller waiting when the ping falls due sends it on time (the
+        service task's tick is the fallback for sessions nobody is polling)."""
+        queue_empty = self.server.get_queue_empty_exception()
+        deadline = time.time() + self.server.ping_interval + self.server.ping_timeout
+        while True:
+            now = time.time()
+            self.send_due_ping(now)
+            wait = deadline - now
+            if self.last_ping is None and self._next_ping:
+                wait = min(wait, self._next_ping - now)
+            try:
+                first = self.queue.get(timeout=max(wait, 0.001))
+                break
+            except queue_empty:
+                if time.time() >= deadline:
+                    raise exceptions.QueueEmpty() from None
+        self.queue.task_done()
+        if first is None:
+            return []
+        packets = [first]
+        while True:
+            try:
+                pkt = self.queue.get(block=False)
+            except queue_empty:
+                break
+            self.queue.task_done()
+            if pkt is None:
+                self.queue.put(None)
+                break
+            packets.append(pkt)
+        return packets
+
+    def check_ping_timeout(self) -> bool:
+        """Close the session once the ping deadline passed: over a WebSocket with a CLOSE
+        packet (it updates half-open connections), over polling at once (no GET may come)."""
+        if self.closed:
+            raise exceptions.SocketIsClosedError()
+        if not self.ping_overdue():
+            return True
+        self.server.logger.info("%s: Client is gone, closing socket", self.sid)
+        self.close(wait=False, abort=not self.upgraded, reason=self.server.reason.PING_TIMEOUT)
+        return False
+
+    def ping_overdue(self) -> bool:
+        """Whether the client let the ping deadline pass without answering."""
+        # a ping not sent yet (its task woke up late) counts from when it was due
+        due = self.last_ping or self._next_ping
+        return bool(due) and time.time() - due >= self.server.ping_timeout
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def receive(self, pkt: packet.Packet) -> None:
+        if pkt.packet_type not in _CLIENT_TYPES:
+            raise ProtocolViolation(f"packet type {pkt.packet_type} not allowed from a client")
+        if pkt.packet_type == packet.NOOP:
+            return
+        if pkt.packet_type == packet.CLOSE:
+            self._close_noop = True  # one GET, pending or racing this POST, gets a noop
+        super().receive(pkt)
+
+    def fail(
+        self, violation: ProtocolViolation | None, reason: Any = None, abort: bool = True
+    ) -> None:
+        """Close the session for a protocol violation (logged once, at debug level); with
+        ``abort=False`` a pending GET receives the CLOSE packet."""
+        if violation is not None:
+            self.server.logger.debug("%s: closing, %s", self.sid, violation)
+            self.close_code = violation.close_code
+        self.close(wait=False, abort=abort, reason=reason or self.server.reason.TRANSPORT_ERROR)
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def handle_get_request(self, environ: dict, start_response: Any) -> Any:
+        connections = [s.strip() for s in environ.get("HTTP_CONNECTION", "").lower().split(",")]
+        transport = environ.get("HTTP_UPGRADE", "").lower()
+        if "upgrade" in connections and transport in self.upgrade_protocols:
+            return getattr(self, "_upgrade_" + transport)(environ, start_response)
+        if self.ping_overdue():
+            self.fail(None, self.server.reason.PING_TIMEOUT)
+            raise RequestRefused("Ping timeout")
+        with self._claim:
+            duplicate, self._polling = self._polling, True
+        if duplicate:
+            self.fail(ProtocolViolation("overlapping polling GET"), abort=False)
+            raise RequestRefused("Overlapping GET request")
+        try:
+            if self.upgrading or self.upgraded:
+                return self._poll_during_upgrade()
+            try:
+                packets = self.poll()
+            except exceptions.QueueEmpty:
+                self.close(wait=False, reason=self.server.reason.TRANSPORT_ERROR)
+                raise
+            if not packets:  # closed: end the GET with a noop
+                self._close_noop = False
+                return [packet.Packet(packet.NOOP)]
+            return packets
+        finally:
+            self._polling = False
+
+    def _poll_during_upgrade(self) -> list:
+        """A GET while a WebSocket upgrades: 400 once the upgrade completes (within the 100 ms
+        socket.io's server takes to end such a poll), else a noop for the client to stop polling."""
+        deadline = time.monotonic() + 0.1
+        while self.upgrading and time.monotonic() < deadline:
+            self.server.sleep(0.005)
+        if self.upgraded:
+            raise RequestRefused("The session was upgraded to a WebSocket")
+        return [packet.Packet(packet.NOOP)]
+
+    def handle_post_request(self, environ: dict) -> None:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise ProtocolViolation("invalid Content-Length") from None
+        if length > self.server.max_http_buffer_size:
+            raise PayloadTooLarge(f"POST body of {length} bytes")
+        raw = environ["wsgi.input"].read(length) if length > 0 else b""
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolViolation("POST body is not UTF-8") from None
+        packets = decode_payload(body)  # all decoded first: a bad payload is refused whole
+        for pkt in packets:
+            if pkt.packet_type not in _CLIENT_TYPES:
+                raise ProtocolViolation(f"packet type {pkt.packet_type} not allowed")
+        for pkt in packets:
+            self.receive(pkt)
+
+    def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        """Close the session. Never blocks: packets still queued (a DISCONNECT, the CLOSE) stay
+        for the next GET, which the server answers for a grace period after the close."""
+        if not self.closed and not self.closing:
+            self.closed_at = time.time()
+            self._drain_on_close = not abort  # the CLOSE (and what precedes it) is for a GET
+        super().close(wait=False, abort=abort, reason=reason)
+
+    def undelivered(self) -> bool:
+        """Whether a closed polling session still holds packets for a GET."""
+        if self.upgraded:
+            return False
+        return self._close_noop or (self._drain_on_close and self.queue.qsize() > 1)
+
+    # -- WebSocket -------------------------------------------------------------------------
+
+    def _upgrade_websocket(self, environ: dict, start_response: Any) -> Any:
+        with self._claim:
+            refused, self._websocket_claimed = self._websocket_claimed, True
+        websocket_class = self.server._async["websocket"]
+        if websocket_class is None:
+            return self.server._bad_request()
+        if refused or self.upgraded or self.closed:
+            # accepted then closed at once (1008), as socket.io's server does: the session goes on
+            ws = environ.get("wsgi.websocket")  # gevent-websocket upgraded before the app ran
+            if ws is not None:
+                _close_websocket(ws, POLICY_VIOLATION)
+                return []
+            return websocket_class(_refuse, self.server)(environ, start_response)
+        return websocket_class(self._websocket_handler, self.server)(environ, start_response)
+
+    def _websocket_handler(self, ws: Any) -> list:
+        limit = self.server.max_http_buffer_size
+
+        def receive() -> Any:
+            data = ws.wait()
+            if data is not None and len(data) > limit:
+                raise PayloadTooLarge(f"WebSocket message of {len(data)} bytes")
+            return data
+
+        for attr in ("_sock", "socket"):  # a read timeout: a silent peer cannot hold the socket
+            sock = getattr(ws, attr, None)
+            if sock is not None and hasattr(sock, "settimeout"):
+                sock.settimeout(self.server.ping_interval + self.server.ping_timeout)
+        if self.connected:
+            if not self._upgrade(ws, receive):
+                with self._claim:
+                    self._websocket_claimed = False
+                return []
+        else:
+            self.connected = True
+            self.upgraded = True
+        writer_task = self.server.start_background_task(self._websocket_writer, ws)
+        reason = self.server.reason.TRANSPORT_CLOSE
+        while True:
+            try:
+                data = receive()
+                if data is None:
+                    break
+                self.receive(decode_packet(data))
+            except ProtocolViolation as violation:
+                self.fail(violation)
+                break
+            except exceptions.SocketIsClosedError:
+                break
+            except Exception as exc:  # the connection broke (timeouts included)
+                if not self.closed:
+                    self.server.logger.info("%s: WebSocket error %r, closing", self.sid, exc)
+                    reason = self.server.reason.TRANSPORT_ERROR
+                break
+        self.queue.put(None)  # let the writer finish
+        writer_task.join()
+        self.close(wait=False, abort=True, reason=reason)
+        _close_websocket(ws, self.close_code)
+        return []
+
+    def _upgrade(self, ws: Any, receive: Any) -> bool:
+        """The probe exchange of an upgrade from polling; False when the client fails it."""
+        self.upgrading = True
+        try:
+            probe = decode_packet(receive())
+            if probe.packet_type != packet.PING or probe.data != "probe":
+                raise ProtocolViolation("upgrade without a probe")
+            ws.send(packet.Packet(packet.PONG, data="probe").encode())
+            with self._claim:
+                if self._polling:
+                    self.queue.put(packet.Packet(packet.NOOP))  # ends the pending GET
+            if decode_packet(receive()).packet_type != packet.UPGRADE:
+                raise ProtocolViolation("upgrade without an UPGRADE packet")
+        except Exception as exc:
+            self.server.logger.info("%s: WebSocket upgrade failed: %s", self.sid, exc)
+            self.upgrading = False
+            _close_websocket(ws, PROTOCOL_ERROR)
+            return False
+        self.upgraded = True
+        self.upgrading = False
+        return True
+
+    def _websocket_writer(self, ws: Any) -> None:
+        while True:
+            try:
+                packets = self.poll()
+            except exceptions.QueueEmpty:
+                break
+            if not packets:
+                break
+            frames = [pkt.encode() for pkt in packets if pkt.packet_type != packet.NOOP]
+            try:
+                for index, frame in enumerate(frames):
+                    if index == 1 and self.server.async_mode == "gevent":
+                        # like socket.io's server: the first frame goes at once, what queued up
+                        # behind it once that write is done, so a client does not get both in
+                        # one read (the official suite's client then drops the second)
+                        self.server.sleep(WRITE_GAP)
+                    ws.send(frame)
+            except Exception:
+                break
+        _close_websocket(ws, self.close_code)
+
+
+def _refuse(ws: Any) -> list:
+    _close_websocket(ws, POLICY_VIOLATION)
+    return []
+
+
+def _close_websocket(ws: Any, code: int) -> None:
+    """Close a WebSocket with a close code, whichever library carries it."""
+    try:
+        inner = getattr(ws, "ws", None)  # python-engineio's simple-websocket wrapper
+        if inner is not None:
+            if inner.connected:
+                inner.close(reason=code)
+            return
+        sock = getattr(ws, "_sock", ws)  # python-engineio's gevent-websocket wrapper, or itself
+        if getattr(sock, "closed", False):
+            return
+        if hasattr(sock, "OPCODE_CLOSE") and hasattr(sock, "send_frame"):
+            # gevent-websocket 0.10's close() sends no code: send the frame, then close quietly
+            sock.send_frame(struct.pack("!H", code), opcode=sock.OPCODE_CLOSE)
+            sock.closed = True
+            return
+        sock.close(code)
+    except Exception:  # already gone
+        pass

@@ -1,0 +1,177 @@
+"""Raw Engine.IO / Socket.IO clients and servers for the protocol tests (no client library: the
+tests speak the wire format themselves, so they can break it on purpose)."""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+import websocket
+from core_support import ASYNC_MODE, live_server, make_app
+from flask import Flask
+
+from flask_socketio import SocketIO, emit
+
+SHORT = {"ping_interval": 0.3, "ping_timeout": 0.2}
+LONG = {"ping_interval": 25, "ping_timeout": 20}
+CLOSED = "closed"
+
+
+def reference_app(**options: Any) -> tuple[Flask, SocketIO]:
+    """The app the socket.io-protocol suite describes: auth echo, message-back, acks, /custom."""
+    options.setdefault("cors_allowed_origins", "*")
+    options.setdefault("always_connect", True)  # CONNECT answered before the handler's emits
+    app, socketio = make_app("protocol", **options)
+
+    @socketio.on("connect")
+    def connect(auth: Any = None) -> None:
+        emit("auth", auth or {})
+
+    @socketio.on("connect", namespace="/custom")
+    def connect_custom(auth: Any = None) -> None:
+        emit("auth", auth or {})
+
+    @socketio.on("message")
+    def message(*args: Any) -> None:
+        emit("message-back", *args)
+
+    @socketio.on("message-with-ack")
+    def message_with_ack(*args: Any) -> Any:
+        return args
+
+    return app, socketio
+
+
+@contextmanager
+def serve(**options: Any) -> Iterator[Server]:
+    """Serve the reference app in the async mode under test; yields a :class:`Server`."""
+    app, socketio = reference_app(**options)
+    with live_server(app, socketio) as base:
+        yield Server(base, socketio)
+
+
+class Server:
+    """URLs and raw requests for one live server."""
+
+    def __init__(self, base: str, socketio: SocketIO) -> None:
+        self.url = base + "/socket.io/"
+        self.ws_url = self.url.replace("http", "ws", 1)
+        self.socketio = socketio
+
+    def get(self, sid: str | None = None, **params: Any) -> requests.Response:
+        query = {"EIO": "4", "transport": "polling", **params}
+        if sid:
+            query["sid"] = sid
+        return requests.get(self.url, params=query, timeout=10)
+
+    def post(self, sid: str, body: str | bytes, **kw: Any) -> requests.Response:
+        query = {"EIO": "4", "transport": "polling", "sid": sid}
+        return requests.post(self.url, params=query, data=body, timeout=10, **kw)
+
+    def open_polling(self) -> tuple[str, dict]:
+        response = self.get()
+        assert response.status_code == 200 and response.text.startswith("0"), response.text
+        handshake = json.loads(response.text[1:])
+        return handshake["sid"], handshake
+
+    def websocket(self, sid: str | None = None) -> WS:
+        url = self.ws_url + "?EIO=4&transport=websocket" + (f"&sid={sid}" if sid else "")
+        return WS(websocket.create_connection(url, timeout=10))
+
+    def open_websocket(self) -> tuple[WS, dict]:
+        ws = self.websocket()
+        first = ws.next()
+        assert isinstance(first, str) and first.startswith("0"), first
+        return ws, json.loads(first[1:])
+
+    def connect_socketio(self, transport: str = "websocket") -> Any:
+        """An Engine.IO session joined to ``/``, past the CONNECT answer and the auth event."""
+        if transport == "websocket":
+            ws, _ = self.open_websocket()
+            ws.send("40")
+            assert ws.next().startswith("40")
+            assert ws.next() == '42["auth",{}]'
+            return ws
+        sid, _ = self.open_polling()
+        assert self.post(sid, "40").text == "ok"
+        packets = self.poll(sid)
+        while len(packets) < 2:
+            packets += self.poll(sid)
+        assert packets[0].startswith('40{"sid":') and packets[1] == '42["auth",{}]', packets
+        return sid
+
+    def poll(self, sid: str) -> list[str]:
+        """One GET, split into its packets."""
+        response = self.get(sid)
+        assert response.status_code == 200, (response.status_code, response.text)
+        return response.text.split("\x1e")
+
+    def wait_closed(self, sid: str, timeout: float = 3.0) -> int:
+        """Poll until the session is gone (400); returns how many packet lists came first."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            response = self.get(sid)
+            if response.status_code == 400:
+                return seen
+            seen += 1
+        raise AssertionError(f"session {sid} still open after {timeout} s")
+
+
+class WS:
+    """A raw WebSocket that reports the close frame's code instead of raising."""
+
+    def __init__(self, ws: websocket.WebSocket) -> None:
+        self.ws = ws
+        self.close_code: int | None = None
+
+    def send(self, data: str | bytes) -> None:
+        if isinstance(data, bytes):
+            self.ws.send_binary(data)
+        else:
+            self.ws.send(data)
+
+    def next(self, timeout: float = 5.0, skip_pings: bool = True) -> Any:
+        """The next text (str) or binary (bytes) message, or CLOSED once the peer closed."""
+        self.ws.settimeout(timeout)
+        while True:
+            try:
+                opcode, data = self.ws.recv_data(control_frame=True)
+            except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+                return CLOSED
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                self.close_code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 1005
+                return CLOSED
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                text = data.decode()
+                if skip_pings and text == "2":
+                    self.ws.send("3")
+                    continue
+                return text
+            if opcode == websocket.ABNF.OPCODE_BINARY:
+                return bytes(data)
+
+    def until_closed(self, timeout: float = 5.0) -> list:
+        """Everything received until the peer closes; fails if it stays open past ``timeout``."""
+        deadline = time.monotonic() + timeout
+        received = []
+        while time.monotonic() < deadline:
+            item = self.next(timeout=max(0.05, deadline - time.monotonic()))
+            if item == CLOSED:
+                return received
+            received.append(item)
+        raise AssertionError(f"WebSocket still open after {timeout} s: {received}")
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+
+
+__all__ = ["ASYNC_MODE", "CLOSED", "LONG", "SHORT", "serve"]
