@@ -181,14 +181,14 @@ class WebSocketTransport:
         else:
             self._write(_frame(0x82, bytes(message)))
 
-    def close(self) -> None:
-        """Start the closing handshake (code 1000) and stop writing."""
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE) -> None:
+        """Start the closing handshake (code 1000 unless told) and stop writing."""
         protocol = self._protocol
         if protocol is None or self._closed:
             return
         with self._write_lock:
             if protocol.state is State.OPEN:
-                protocol.send_close(CloseCode.NORMAL_CLOSURE)
+                protocol.send_close(code)
         self._flush_protocol()
 
     # -- internals ----------------------------------------------------------------------------
