@@ -160,12 +160,22 @@ test-matrix: build/upstream/test_socketio.py
 	-$(MAKE) -k -j$(MATRIX_JOBS) matrix-cells
 	$(PYTHON) tests/compat/matrix_report.py $(MATRIX_DIR) $(MATRIX_VENV) $(MATRIX_CELLS)
 
-bench: setup-python
+# the served benchmark's Node side: socket.io-client 4.8 load generator and socket.io 4.8 server
+tests/benchmarks/loadgen/node_modules/.installed: tests/benchmarks/loadgen/package.json \
+    tests/benchmarks/loadgen/package-lock.json
+	cd tests/benchmarks/loadgen && npm ci --no-audit --no-fund
+	touch $@
+
+BENCH_ROUNDS ?= 3
+
+bench: setup-python tests/benchmarks/loadgen/node_modules/.installed
 	test -x $(UPSTREAM_VENV)/bin/python || ( $(PYTHON) -m venv $(UPSTREAM_VENV) && \
 	  $(UPSTREAM_VENV)/bin/pip install -q flask-socketio==$(UPSTREAM_VERSION) gevent gevent-websocket \
 	  websocket-client msgpack )
-	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_dispatch.py
-	UPSTREAM_PYTHON=$(UPSTREAM_VENV)/bin/python $(PY) tests/benchmarks/bench_test_client.py
+	UPSTREAM_PYTHON=$(abspath $(UPSTREAM_VENV))/bin/python $(PY) tests/benchmarks/bench_dispatch.py
+	UPSTREAM_PYTHON=$(abspath $(UPSTREAM_VENV))/bin/python $(PY) tests/benchmarks/bench_test_client.py
+	UPSTREAM_PYTHON=$(abspath $(UPSTREAM_VENV))/bin/python $(PY) tests/benchmarks/bench_server.py \
+	  --rounds $(BENCH_ROUNDS) --json build/bench_server.json
 
 # the official protocol suites (checkouts given by SIO_PROTOCOL_DIR / EIO_PROTOCOL_DIR, `npm ci`
 # run in their test-suite folders) against this server: gevent and threading, reference and long
@@ -194,4 +204,5 @@ lint: setup-python
 	  -p flask_socketio -p flask_socketio_testing -p pytest_flask_socketio
 
 clean:
-	rm -rf build $(VENV) $(NOGEVENT_VENV) $(MATRIX_VENV)-* e2e/node_modules examples/chat/node_modules
+	rm -rf build $(VENV) $(NOGEVENT_VENV) $(MATRIX_VENV)-* e2e/node_modules examples/chat/node_modules \
+	  tests/benchmarks/loadgen/node_modules

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json as _stdlib_json
 import re
-import threading
 from json import encoder as _json_encoder
 from typing import Any
 
@@ -33,7 +32,7 @@ _encode_json = _stdlib_json.JSONEncoder(separators=(",", ":")).encode
 _decoder = _stdlib_json.JSONDecoder(parse_int=_eio_json._safe_int)
 _decode_json = _decoder.decode
 #: The decoder's scanner, called directly when the text is one JSON value and nothing else.
-_scan_json = _decoder.scan_once
+_scan_json = _decoder.scan_once  # type: ignore[attr-defined]
 #: CPython's C encoder factory (None without the ``_json`` accelerator).
 _c_make_encoder = getattr(_json_encoder, "c_make_encoder", None)
 _encode_str = _json_encoder.encode_basestring_ascii
@@ -102,11 +101,10 @@ class _Fallback(Exception):
     """The fast path cannot reproduce the base class here; take the general one."""
 
 
-class _EncoderState(threading.local):
-    """One C encoder per thread, with the state its ``default`` hook fills (see below)."""
+class _EncoderState:
+    """A C encoder with the state its ``default`` hook fills (see below)."""
 
     def __init__(self) -> None:
-        self.busy = False
         self.attachments: list = []
         self.markers: dict = {}
         self.encode = _make_binary_encoder(self.markers, self)
@@ -125,10 +123,14 @@ def _make_binary_encoder(markers: dict, state: Any) -> Any:
             return _PLACEHOLDERS[num] if num < _CACHED else {"_placeholder": True, "num": num}
         raise _Fallback
 
+    assert _c_make_encoder is not None  # only called when the accelerator exists
     return _c_make_encoder(markers, default, _encode_str, None, ":", ",", False, False, True)
 
 
-_encoder_state = _EncoderState() if _c_make_encoder is not None else None
+#: Idle encoders. A caller pops one (or builds one when none is idle) and puts it back after:
+#: ``list.pop``/``append`` are atomic, so threads, greenlets and nested calls never share one.
+#: (A ``threading.local`` would be per greenlet under gevent: a new encoder for every event.)
+_idle_encoders: list[_EncoderState] = []
 
 
 def _encode_binary(data: Any) -> tuple[str, list] | None:
@@ -139,13 +141,13 @@ def _encode_binary(data: Any) -> tuple[str, list] | None:
     only looks into lists and dicts: ``markers`` (the encoder's circular-reference table) holds
     the containers being encoded, so bytes under a tuple, and anything else the hook does not
     know, send the caller to the general path, which then fails or succeeds like the base.
-    The encoder is built once per thread; a nested call (a dict subclass whose ``items()``
-    encodes JSON) gets a fresh one.
+    Encoders are reused from a pool; a concurrent or nested call (a dict subclass whose
+    ``items()`` encodes JSON) takes another one.
     """
-    state = _encoder_state
-    if state.busy:
+    try:
+        state = _idle_encoders.pop()
+    except IndexError:
         state = _EncoderState()
-    state.busy = True
     attachments = state.attachments = []
     try:
         text = "".join(state.encode(data, 0))
@@ -153,8 +155,9 @@ def _encode_binary(data: Any) -> tuple[str, list] | None:
         state.markers.clear()  # the encoder leaves its path in there when it fails
         return None
     finally:
-        state.busy = False
         state.attachments = []
+        if len(_idle_encoders) < 8:
+            _idle_encoders.append(state)
     return text, attachments
 
 

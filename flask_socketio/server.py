@@ -19,6 +19,7 @@ import flask
 import socketio
 from socketio import packet
 
+from . import ordering, transport
 from .engineio_server import EngineIOServer
 from .sio_protocol import ProtocolMixin
 
@@ -39,7 +40,10 @@ class Server(ProtocolMixin, socketio.Server):
         # python-socketio keeps user sessions in the Engine.IO session, which in-process peers
         # do not have: theirs live here, per Engine.IO sid
         self._inprocess_sessions: dict[str, dict[str, Any]] = {}
+        ordered = bool(options.pop(ordering.OPTION, False))
         super().__init__(**options)
+        transport.install(self.eio)
+        self.event_runner = ordering.EventRunner(self, ordered)
 
     def _engineio_server_class(self) -> type:
         return EngineIOServer
@@ -122,15 +126,17 @@ class Server(ProtocolMixin, socketio.Server):
             deliver(eio_pkt.data)
 
     def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
-        if eio_sid not in self._inprocess:
-            super()._handle_event(eio_sid, namespace, id, data)
-            return
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if not self.manager.is_connected(sid, namespace):
             self.logger.warning("%s is not connected to namespace %s", sid, namespace)
             return
-        self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+        self.logger.info('received event "%s" from %s [%s]', data[0], sid, namespace)
+        args = (self, sid, eio_sid, data, namespace, id)
+        if eio_sid in self._inprocess or not self.async_handlers:
+            self._handle_event_internal(*args)
+        else:  # its own task, or its connection's queue with ordered_events=True
+            self.event_runner.run(eio_sid, self._handle_event_internal, *args)
 
     # -- connection handling ---------------------------------------------------------------
 

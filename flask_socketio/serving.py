@@ -150,11 +150,31 @@ class WerkzeugHandle(_UpstreamFace):
 
 
 class GeventHandle(_UpstreamFace):
-    """gevent's pywsgi server, with gevent-websocket's handler when it is installed."""
+    """gevent's pywsgi server; WebSocket through :mod:`.transport` (gevent-websocket without
+    the ``websockets`` package)."""
 
     async_mode = "gevent"
 
     def __init__(self, app: Any, host: str, port: int, log_output: bool = False, **kwargs: Any):
+        from gevent import pywsgi
+
+        from . import transport
+
+        if transport.AVAILABLE:
+            # WebSocket through flask_socketio.transport (C unmasking, batched writes)
+            from .pywsgi_handler import WebSocketAwareHandler
+
+            kwargs.setdefault("handler_class", WebSocketAwareHandler)
+        self._server = pywsgi.WSGIServer(
+            (host, port), app, log="default" if log_output else None, **kwargs
+        )
+        if not transport.AVAILABLE:
+            self._use_gevent_websocket(app, kwargs)
+        self._server.init_socket()
+        self.host = host
+        self.port = self._server.server_port
+
+    def _use_gevent_websocket(self, app: Any, kwargs: dict) -> None:
         from gevent import pywsgi
 
         try:
@@ -167,16 +187,11 @@ class GeventHandle(_UpstreamFace):
                 _no_delay(self.socket)
                 return super().handle()
 
-        kwargs.setdefault("handler_class", NoDelayHandler)
-        self._server = pywsgi.WSGIServer(
-            (host, port), app, log="default" if log_output else None, **kwargs
-        )
+        if "handler_class" not in kwargs:
+            self._server.handler_class = NoDelayHandler
         # gevent-websocket upgrades before the app runs; a refused Origin must get its 400
         # from Engine.IO instead of a 101 followed by a close (the browser would wait 20 s)
         self._server.pre_start_hook = lambda handler: _refuses_origin(app, handler.environ)
-        self._server.init_socket()
-        self.host = host
-        self.port = self._server.server_port
 
     def serve_forever(self) -> None:
         self._server.serve_forever()

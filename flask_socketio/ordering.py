@@ -1,0 +1,86 @@
+"""Events of one connection handled in arrival order (the ``ordered_events=True`` option).
+
+python-socketio starts a task for every incoming event, so two events from one client can be
+handled, and their broadcasts sent, in either order. With ``ordered_events=True`` each
+connection gets a queue instead: its events run one after another, in the order they arrived,
+in a task that lives while the queue has work, and different connections still run
+concurrently (socket.io's Node server behaves this way).
+
+The trade-off: a slow handler delays the next events of its own connection (never another
+connection's). Acknowledgements from the client are not queued, so a handler may wait for the
+answer to a ``call()`` it made to the same client.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+#: the server option's name
+OPTION = "ordered_events"
+
+
+class ConnectionQueues:
+    """One queue of pending handler calls per Engine.IO session, drained by one task each."""
+
+    def __init__(self, start_task: Callable[..., Any], logger: Any) -> None:
+        self._start_task = start_task
+        self._logger = logger
+        self._pending: dict[str, deque] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, eio_sid: str, call: Callable[..., Any], *args: Any) -> None:
+        """Run ``call(*args)`` after every earlier call submitted for ``eio_sid``."""
+        with self._lock:
+            queue = self._pending.get(eio_sid)
+            if queue is not None:
+                queue.append((call, args))
+                return
+            self._pending[eio_sid] = deque([(call, args)])
+        self._start_task(self._drain, eio_sid)
+
+    def _drain(self, eio_sid: str) -> None:
+        queue = self._pending[eio_sid]
+        while True:
+            with self._lock:
+                if not queue:
+                    del self._pending[eio_sid]
+                    return
+                call, args = queue.popleft()
+            try:
+                call(*args)
+            except Exception:  # the next events of this connection must still run
+                self._logger.exception("event handler failed")
+
+    def pending(self, eio_sid: str) -> int:
+        """How many calls wait for ``eio_sid`` (0 when its task is idle)."""
+        queue = self._pending.get(eio_sid)
+        return len(queue) if queue is not None else 0
+
+
+class EventRunner:
+    """Where a network client's event handler runs: its own task, or its connection's queue."""
+
+    def __init__(self, server: Any, ordered: bool) -> None:
+        self.ordered = ordered
+        self._spawn = _spawner(server)
+        self._queues = ConnectionQueues(self._spawn, server.logger) if ordered else None
+
+    def run(self, eio_sid: str, call: Callable[..., Any], *args: Any) -> None:
+        """Run ``call(*args)`` for an event of ``eio_sid``, concurrently with other connections."""
+        if self._queues is not None:
+            self._queues.submit(eio_sid, call, *args)
+        else:
+            self._spawn(call, *args)
+
+
+def _spawner(server: Any) -> Callable[..., Any]:
+    """``gevent.spawn`` under gevent (python-engineio's thread wrapper costs a Python
+    ``__init__`` per event), else the server's own ``start_background_task``."""
+    if server.async_mode == "gevent":
+        import gevent
+
+        return gevent.spawn
+    return server.start_background_task

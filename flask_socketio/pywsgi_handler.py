@@ -1,0 +1,63 @@
+"""gevent pywsgi's request handler for :mod:`.transport`: hands over the socket, then is quiet.
+
+The handler puts its connection socket in the environ (``transport.SOCKET_KEY``) so that a
+WebSocket request can be taken over by :class:`~.transport.WebSocketTransport`. Once the
+transport has switched protocols (``transport.HIJACKED_KEY``), whatever the application
+returns or raises is never written to the socket as HTTP: the stream carries WebSocket frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from gevent import pywsgi
+
+from .transport import HIJACKED_KEY, SOCKET_KEY
+
+logger = logging.getLogger("flask_socketio")
+
+
+class WebSocketAwareHandler(pywsgi.WSGIHandler):
+    """pywsgi's handler with ``TCP_NODELAY`` and WebSocket hand-over to the transport."""
+
+    def handle(self) -> Any:
+        try:
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):  # not TCP, or already closed
+            pass
+        return super().handle()
+
+    def get_environ(self) -> dict:
+        environ = super().get_environ()
+        environ[SOCKET_KEY] = self.socket
+        return environ
+
+    def run_application(self) -> None:
+        try:
+            self.result = self.application(self.environ, self.start_response)
+        except Exception:
+            if not self.environ.get(HIJACKED_KEY):
+                raise
+            self.close_connection = True
+            logger.exception("error after a WebSocket session (nothing written to the client)")
+            return
+        if self.environ.get(HIJACKED_KEY):
+            self.close_connection = True
+            close = getattr(self.result, "close", None)
+            self.result = None
+            if close is not None:
+                close()
+            return
+        try:
+            self.process_result()
+        finally:
+            close = getattr(self.result, "close", None)
+            self.result = None
+            if close is not None:
+                close()
+
+    def log_request(self) -> None:
+        if not self.environ.get(HIJACKED_KEY):
+            super().log_request()

@@ -1,0 +1,335 @@
+"""The WebSocket transport of the built-in servers: native per-byte cost, one send per wake-up.
+
+python-engineio asks its async driver for a ``websocket`` class: an object built with the
+Engine.IO socket's handler that takes the WSGI request and then offers ``wait()``, ``send()`` and
+``close()``. :class:`WebSocketTransport` is that class for the servers of :mod:`.serving`:
+
+- frames are parsed by the sans-I/O protocol of the ``websockets`` package (C unmasking; a
+  frame whose declared length exceeds ``max_http_buffer_size`` is refused with close code 1009
+  before its payload is read; pings, close handshakes and protocol errors get proper close
+  codes); text is checked as UTF-8 by ``bytes.decode`` (1007 when it is not);
+- the connection's writer task sends every packet queued since it last woke up in one
+  ``sendall`` (``TCP_NODELAY`` stays on, so a lone packet still leaves at once), and a frame is
+  built once per Engine.IO packet, so a broadcast frames its packet once for all recipients;
+- the upgraded socket is never written to as HTTP again: the server handler is told through
+  the environ (``HIJACKED_KEY``) to write nothing once the application returns.
+
+Requests the transport cannot take over (no raw socket in the environ, or a server that already
+upgraded, like gevent-websocket's handler) go to python-engineio's own driver class.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+try:
+    from websockets.frames import CloseCode, Opcode
+    from websockets.http11 import Request
+    from websockets.protocol import State
+    from websockets.server import ServerProtocol
+except ImportError:  # pragma: no cover - websockets is a dependency; without it engineio's own
+    AVAILABLE = False
+else:
+    AVAILABLE = True
+
+#: environ key holding the connection's socket, set by the servers of :mod:`.serving`.
+SOCKET_KEY = "flask_socketio.socket"
+#: environ key set once the transport owns the socket; the server must then write nothing.
+HIJACKED_KEY = "flask_socketio.hijacked"
+#: the attribute caching a packet's frame on python-engineio's packet object.
+_FRAME_ATTR = "_flask_socketio_frame"
+_RECV_SIZE = 65536
+
+
+def install(eio_server: Any) -> None:
+    """Make ``eio_server`` use :class:`WebSocketTransport`, falling back to its own driver."""
+    fallback = eio_server._async.get("websocket")
+    if not AVAILABLE or fallback is None or eio_server.async_mode not in ("threading", "gevent"):
+        return
+
+    def factory(handler: Callable[[Any], Any], server: Any) -> Any:
+        return WebSocketTransport(handler, server, fallback)
+
+    # the driver's table is shared by every server of the mode: give this one its own copy
+    eio_server._async = dict(eio_server._async, websocket=factory)
+
+
+def frame_for(pkt: Any) -> bytes:
+    """The server-to-client WebSocket frame of an Engine.IO packet, built once per packet."""
+    if type(pkt) is bytes:
+        return pkt  # the rest of a frame the kernel took only part of
+    frame = pkt.__dict__.get(_FRAME_ATTR)
+    if frame is None:
+        encoded = pkt.encode()
+        if isinstance(encoded, str):
+            frame = _frame(0x81, encoded.encode("utf-8"))
+        else:
+            frame = _frame(0x82, bytes(encoded))
+        setattr(pkt, _FRAME_ATTR, frame)
+    return frame
+
+
+def _frame(first_byte: int, payload: bytes) -> bytes:
+    """An unmasked final frame; written here because it is on every packet's path (3 branches)."""
+    length = len(payload)
+    if length < 126:
+        return bytes((first_byte, length)) + payload
+    if length < 65536:
+        return bytes((first_byte, 126)) + length.to_bytes(2, "big") + payload
+    return bytes((first_byte, 127)) + length.to_bytes(8, "big") + payload
+
+
+class WebSocketTransport:
+    """One WebSocket connection, in the shape python-engineio's socket handler expects."""
+
+    def __init__(self, handler: Callable[[Any], Any], server: Any, fallback: Any) -> None:
+        self.app = handler
+        self.server = server
+        self._fallback = fallback
+        self._conn: Any = None
+        self._protocol: ServerProtocol | None = None
+        self._received: list[Any] = []
+        self._fragments: list[bytes] = []
+        self._fragment_opcode: Opcode | None = None
+        self._cooperative = str(getattr(server, "async_mode", "")).startswith("gevent")
+        self._write_lock = _make_lock(server)
+        self._writing = False
+        self._closed = False
+
+    # -- the WSGI side -----------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+        sock = environ.get(SOCKET_KEY) or environ.get("werkzeug.socket")
+        if sock is None or "wsgi.websocket" in environ:
+            return self._fallback(self.app, self.server)(environ, start_response)
+        protocol = ServerProtocol(max_size=self.server.max_http_buffer_size)
+        # the request was parsed by the web server; the protocol reads it again from its text
+        protocol.receive_data(_request_bytes(environ))
+        request = next((e for e in protocol.events_received() if isinstance(e, Request)), None)
+        if request is None:
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"Bad WebSocket handshake request"]
+        response = protocol.accept(request)
+        if response.status_code != 101:
+            start_response(
+                f"{response.status_code} {response.reason_phrase}",
+                list(response.headers.raw_items()),
+            )
+            return [response.body]
+        protocol.send_response(response)
+        # a bound on silence, twice the ping deadline: the ping monitor closes a dead client
+        # first (with its own reason), this only frees the tasks of one that never answers
+        sock.settimeout(2 * (self.server.ping_interval + self.server.ping_timeout))
+        self._conn = sock
+        self._protocol = protocol
+        environ[HIJACKED_KEY] = True
+        self._flush_protocol()
+        self._install_writer()
+        try:
+            self.app(self)
+        finally:
+            self._release()
+        if "werkzeug.socket" in environ and SOCKET_KEY not in environ:
+            # Werkzeug writes nothing after a dropped connection (python-engineio does the same)
+            raise ConnectionAbortedError("WebSocket session ended")
+        return []
+
+    def _release(self) -> None:
+        """Close the TCP connection once the WebSocket session is over."""
+        self._closed = True
+        try:
+            self._conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- what python-engineio calls ----------------------------------------------------------
+
+    def wait(self) -> str | bytes | None:
+        """The next message from the client, or None once the connection is closed."""
+        protocol = self._protocol
+        assert protocol is not None
+        while True:
+            while self._received:
+                message = self._message(self._received.pop(0))
+                if message is not None:
+                    return message
+                if self._closed:
+                    return None
+            if protocol.parser_exc is not None or self._closed:
+                return None
+            try:
+                data = self._conn.recv(_RECV_SIZE)
+            except OSError:
+                return None
+            if data:
+                protocol.receive_data(data)
+            else:
+                protocol.receive_eof()
+            self._received.extend(protocol.events_received())
+            self._flush_protocol()
+            if not data and not self._received:
+                return None
+
+    def send(self, message: str | bytes) -> None:
+        """Send one message at once (the upgrade probe; the writer task batches the rest)."""
+        if isinstance(message, str):
+            self._write(_frame(0x81, message.encode("utf-8")))
+        else:
+            self._write(_frame(0x82, bytes(message)))
+
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE) -> None:
+        """Start the closing handshake (code 1000 unless told) and stop writing."""
+        protocol = self._protocol
+        if protocol is None or self._closed:
+            return
+        with self._write_lock:
+            if protocol.state is State.OPEN:
+                protocol.send_close(code)
+        self._flush_protocol()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _message(self, frame: Any) -> str | bytes | None:
+        """A whole message from a data frame, or None (control frame, fragment, bad data)."""
+        opcode = frame.opcode
+        if opcode is Opcode.CLOSE:
+            self._closed = True
+            return None
+        if opcode is Opcode.PING or opcode is Opcode.PONG:
+            return None
+        if opcode is Opcode.CONT:
+            self._fragments.append(frame.data)
+            if not frame.fin:
+                return None
+            opcode, data = self._fragment_opcode, b"".join(self._fragments)
+            self._fragments, self._fragment_opcode = [], None
+        elif not frame.fin:
+            self._fragments, self._fragment_opcode = [frame.data], opcode
+            return None
+        else:
+            data = frame.data
+        if opcode is Opcode.BINARY:
+            return bytes(data)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            self._fail(CloseCode.INVALID_DATA, "invalid UTF-8")
+            return None
+
+    def _fail(self, code: CloseCode, reason: str) -> None:
+        assert self._protocol is not None
+        with self._write_lock:
+            self._protocol.fail(code, reason)
+        self._flush_protocol()
+        self._closed = True
+
+    def _flush_protocol(self) -> None:
+        """Write what the protocol produced (handshake, pongs, close frames, end of stream)."""
+        assert self._protocol is not None
+        with self._write_lock:
+            for data in self._protocol.data_to_send():
+                try:
+                    if data:
+                        self._conn.sendall(data)
+                    else:
+                        self._conn.shutdown(socket.SHUT_WR)
+                except OSError:
+                    self._closed = True
+                    return
+
+    def _write(self, data: bytes) -> None:
+        with self._write_lock:
+            if self._closed:
+                raise OSError("WebSocket is closed")
+            self._conn.sendall(data)
+
+    def _install_writer(self) -> None:
+        """Batch the writer task's sends: its ``poll()`` now sends each batch in one ``sendall``.
+
+        python-engineio's writer task loops on ``socket.poll()`` and sends each returned packet
+        on its own. Wrapping ``poll`` on this one Engine.IO socket (an instance attribute) lets
+        the batch go out joined; the writer then only sees the end of the connection. The wait
+        has no timeout of its own: the ping monitor closes a silent connection, which queues
+        the ``None`` that ends the writer.
+        """
+        eio_socket = getattr(self.app, "__self__", None)
+        if eio_socket is None or not hasattr(eio_socket, "queue"):
+            return
+        original = eio_socket.poll
+        queue = eio_socket.queue
+
+        def poll() -> list:
+            if not eio_socket.upgraded:
+                return original()  # a polling GET still waiting while the upgrade happens
+            while True:
+                packets = [queue.get()]
+                for _ in range(queue.qsize()):  # one consumer: everything counted is there
+                    packets.append(queue.get_nowait())
+                for _ in packets:
+                    queue.task_done()
+                if None in packets:  # the connection is closing: send what came before
+                    packets = packets[: packets.index(None)]
+                    queue.put(None)
+                    stop = True
+                else:
+                    stop = False
+                self._writing = True
+                try:
+                    if packets:
+                        self._write(b"".join([frame_for(pkt) for pkt in packets]))
+                except OSError:
+                    return []
+                finally:
+                    self._writing = False
+                if stop:
+                    return []
+
+        eio_socket.poll = poll
+        raw = getattr(self._conn, "_sock", None)  # gevent's socket: the non-blocking OS socket
+        if not self._cooperative or raw is None:
+            return
+        queued_send = eio_socket.send
+
+        def send(pkt: Any) -> None:
+            """Write at once when nothing is pending (no wake-up of the writer task); what the
+            kernel does not take right away goes to the writer, after which it stays in line."""
+            if self._writing or self._closed or queue.qsize() or not eio_socket.upgraded:
+                return queued_send(pkt)
+            if self._write_lock.locked() or not eio_socket.check_ping_timeout():
+                return queued_send(pkt)
+            data = frame_for(pkt)
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return queued_send(pkt)  # the writer meets the same error and ends
+            if sent < len(data):
+                queue.put(data[sent:])
+
+        eio_socket.send = send
+
+
+def _request_bytes(environ: dict) -> bytes:
+    """The handshake request as HTTP/1.1 text, rebuilt from the WSGI environ."""
+    path = urllib.parse.quote(environ.get("PATH_INFO", "/"), safe="/%;:@&=+$,!~*'()")
+    if environ.get("QUERY_STRING"):
+        path += "?" + environ["QUERY_STRING"]
+    lines = [f"GET {path} HTTP/1.1"]
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            lines.append(f"{key[5:].replace('_', '-')}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+
+def _make_lock(server: Any) -> Any:
+    """A lock for the connection's writes, of the server's concurrency model."""
+    if str(getattr(server, "async_mode", "")).startswith("gevent"):
+        import gevent.lock
+
+        return gevent.lock.Semaphore()
+    return threading.Lock()
