@@ -13,15 +13,17 @@ messages each client lost while it was gone.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from .client import Client
-from .ledger import DeliveryLedger, _percentile
+from .delivery_report import percentile
+from .ledger import DeliveryLedger
 from .swarm_reports import SwarmConnectStats, SwarmReconnectReport
+from .swarm_threads import _SwarmClient, run_pool, stop_network_client, thread_leaks
+from .swarm_tracks import _Track, reconnect_report
 
 ENGINES = ("light", "client")
 
@@ -36,55 +38,6 @@ def _default_engine() -> str:
 
 
 __all__ = ["Swarm", "SwarmConnectStats", "SwarmReconnectReport"]
-
-
-class _Track:
-    """Connection history of one swarm client (``time.time()`` stamps)."""
-
-    __slots__ = ("ups", "downs")
-
-    def __init__(self) -> None:
-        self.ups: list[float] = []
-        self.downs: list[float] = []
-
-
-class _SwarmClient(Client):
-    """A network client that reports its connects and disconnects to its swarm."""
-
-    def __init__(self, swarm: Swarm, index: int, *args: Any, **kwargs: Any) -> None:
-        self._swarm = swarm
-        self._index = index
-        super().__init__(*args, **kwargs)
-
-    def _dispatch(self, event: str, namespace: str, args: tuple) -> Any:
-        result = super()._dispatch(event, namespace, args)
-        if event in ("connect", "disconnect") and (namespace or "/") == self.namespace:
-            self._swarm._note(self._index, event == "connect")
-        return result
-
-
-def _stop_network_client(client: Client, sio: Any, timeout: float = 5.0) -> None:
-    """Close ``client`` and make sure no reconnect attempt survives, bounded in time.
-
-    ``Client.close()`` alone races with a server that is going away at the same moment: the
-    python-socketio read thread can start its reconnect task right after ``shutdown()`` ran.
-    Turning reconnection off first, then aborting any running reconnect task, closes that gap.
-    """
-    sio.reconnection = False
-    client.close()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = getattr(sio, "_reconnect_task", None)
-        if task is not None and task.is_alive():
-            abort = getattr(sio, "_reconnect_abort", None)
-            if abort is not None:
-                abort.set()
-            task.join(0.2)
-            continue
-        if sio.connected:  # a reconnect that won the race
-            client.close()
-            continue
-        return
 
 
 class Swarm:
@@ -167,20 +120,20 @@ class Swarm:
     def _auth_for(self, index: int) -> dict | None:
         return self.auth(index) if callable(self.auth) else self.auth
 
+    def _client_options(self, index: int) -> dict[str, Any]:
+        """The keyword arguments every kind of network client of this swarm takes."""
+        return {
+            "transport": self.transport,
+            "namespace": self.namespace,
+            "auth": self._auth_for(index),
+            "headers": self.headers,
+            "reconnection": self.reconnection,
+            "connect_timeout": self.connect_timeout,
+            "name": f"{self.name}-{index}",
+        }
+
     def _make_network_client(self, index: int, extra: dict[str, Any]) -> Client:
-        return _SwarmClient(
-            self,
-            index,
-            self.target,
-            transport=self.transport,
-            namespace=self.namespace,
-            auth=self._auth_for(index),
-            headers=self.headers,
-            reconnection=self.reconnection,
-            connect_timeout=self.connect_timeout,
-            name=f"{self.name}-{index}",
-            **extra,
-        )
+        return _SwarmClient(self._note, index, self.target, **self._client_options(index), **extra)
 
     def _make_light_clients(self, extra: dict[str, Any]) -> list[Any]:
         from .light import LightClient, LightLoop
@@ -191,13 +144,7 @@ class Swarm:
                 self._loop,
                 self.target,
                 index=i,
-                transport=self.transport,
-                namespace=self.namespace,
-                auth=self._auth_for(i),
-                headers=self.headers,
-                reconnection=self.reconnection,
-                connect_timeout=self.connect_timeout,
-                name=f"{self.name}-{i}",
+                **self._client_options(i),
                 inbox=self.inbox,
                 cond=self._cond,
                 on_state=self._note,
@@ -276,39 +223,10 @@ class Swarm:
         self, job: Callable[[int], None], indices: list[int], timeout: float
     ) -> tuple[dict[int, float], dict[int, str]]:
         """Run ``job(i)`` for each index on at most ``concurrency`` threads, bounded in time."""
-        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for i in indices:
-            todo.put(i)
-        times: dict[int, float] = {}
-        errors: dict[int, str] = {}
-        deadline = time.monotonic() + timeout
-
-        def worker() -> None:
-            while time.monotonic() < deadline:
-                try:
-                    i = todo.get_nowait()
-                except queue.Empty:
-                    return
-                t0 = time.perf_counter()
-                try:
-                    job(i)
-                except Exception as exc:  # noqa: BLE001 - reported per client
-                    errors[i] = f"{type(exc).__name__}: {exc}"
-                else:
-                    times[i] = time.perf_counter() - t0
-
-        workers = [
-            threading.Thread(target=worker, name=f"{self.name}-worker-{n}", daemon=True)
-            for n in range(min(self.concurrency, len(indices)))
-        ]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join(max(0.0, deadline - time.monotonic()) + self.connect_timeout + 5.0)
-        for i in indices:
-            if i not in times and i not in errors:
-                errors[i] = f"not done within {timeout} s"
-        return times, errors
+        grace = self.connect_timeout + 5.0
+        return run_pool(
+            job, indices, timeout, concurrency=self.concurrency, name=self.name, grace=grace
+        )
 
     # -- public API -------------------------------------------------------------------------
 
@@ -339,9 +257,9 @@ class Swarm:
             total=total,
             concurrency=self.concurrency,
             failed=sorted(errors.items()),
-            p50=_percentile(values, 50),
-            p95=_percentile(values, 95),
-            p99=_percentile(values, 99),
+            p50=percentile(values, 50),
+            p95=percentile(values, 95),
+            p99=percentile(values, 99),
             max=values[-1] if values else None,
         )
         self.mark()
@@ -402,43 +320,8 @@ class Swarm:
                 self._cond.wait(min(left, 0.1))  # connect state also changes without a notify
             tracks = [(list(t.downs), list(t.ups)) for t in self._tracks]
         waited = time.monotonic() - start
-        first_down: float | None = None
-        last_up: float | None = None
-        downtimes: list[float] = []
-        windows: dict[int, list[tuple[float, float]]] = {}
-        for i, (downs, ups) in enumerate(tracks):
-            for d in (t for t in downs if t >= since):
-                up = next((u for u in ups if u >= d), None)
-                first_down = d if first_down is None else min(first_down, d)
-                end = up if up is not None else time.time()
-                windows.setdefault(i, []).append((d, end))
-                if up is not None:
-                    downtimes.append(up - d)
-                    last_up = up if last_up is None else max(last_up, up)
-        lost: dict[int, list[str]] = {}
-        if ledger is not None and windows:
-            if settle > 0:
-                time.sleep(settle)
-            for i, spans in windows.items():
-                # from the checkpoint on: messages sent between the fault and the moment the
-                # client noticed it are lost too
-                ids = ledger.missing_between(self.clients[i], since, spans[-1][1])
-                if ids:
-                    lost[i] = ids
-        downtimes.sort()
-        report = SwarmReconnectReport(
-            size=self.size,
-            reconnected=self.size - len(not_back),
-            not_back=not_back,
-            time_to_all_back=(
-                last_up - first_down
-                if not not_back and first_down is not None and last_up is not None
-                else None
-            ),
-            waited=waited,
-            downtime_p50=_percentile(downtimes, 50),
-            downtime_max=downtimes[-1] if downtimes else None,
-            lost=lost,
+        report = reconnect_report(
+            tracks, since, not_back, waited, ledger=ledger, clients=self.clients, settle=settle
         )
         self.last_reconnect = report
         self.mark()
@@ -460,7 +343,7 @@ class Swarm:
             if sio is None:  # in-process client
                 (getattr(client, "close", None) or client.disconnect)()
                 return
-            _stop_network_client(client, sio)
+            stop_network_client(client, sio)
 
         self._run_pool(job, indices, timeout)
 
@@ -496,20 +379,7 @@ class Swarm:
                 return alive
             time.sleep(0.05)
         while True:
-            alive = []
-            for i, client in enumerate(self.clients):
-                sio = getattr(client, "_sio", None)
-                if sio is None:
-                    continue
-                eio = getattr(sio, "eio", None)
-                for label, task in (
-                    ("read loop", getattr(eio, "read_loop_task", None)),
-                    ("write loop", getattr(eio, "write_loop_task", None)),
-                    ("reconnect", getattr(sio, "_reconnect_task", None)),
-                ):
-                    is_alive = getattr(task, "is_alive", None)
-                    if is_alive is not None and is_alive():
-                        alive.append(f"{self.name}-{i}: {label} thread {task!r}")
+            alive = thread_leaks(self.clients, self.name)
             if not alive or time.monotonic() >= deadline:
                 return alive
             time.sleep(0.05)
