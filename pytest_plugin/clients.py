@@ -66,17 +66,17 @@ class SocketIOClientFactory:
         transport = transport or self.transport
         name = f"client-{len(self.clients) + 1}-{transport}"
         client: SocketIOClient
+        # what every kind of client takes alike
+        common: dict[str, Any] = {"auth": auth, "query_string": query_string, "name": name}
+        common["transcript_limit"] = TRANSCRIPT_LIMIT
         if transport == "inprocess":
             client = SocketIOTestClient(
                 self.app,
                 self.socketio,
                 namespace=namespace,
-                query_string=query_string,
                 headers=headers,
-                auth=auth,
                 flask_test_client=flask_test_client,
-                name=name,
-                transcript_limit=TRANSCRIPT_LIMIT,
+                **common,
             )
             self._keep(name, client)
             return client
@@ -93,11 +93,8 @@ class SocketIOClientFactory:
             url or self.live_server.url,
             transport=transport,
             namespace=namespace or "/",
-            auth=auth,
             headers=all_headers,
-            query_string=query_string,
-            name=name,
-            transcript_limit=TRANSCRIPT_LIMIT,
+            **common,
         )
         self._keep(name, network)
         register_resource(self.request, network)

@@ -18,7 +18,14 @@ from .inbox import Inbox
 from .interface import EventHandler, ReceivedEvent
 from .transcript import Transcript
 
-__all__ = ["BaseClient", "ack_value", "event_record"]
+__all__ = [
+    "BaseClient",
+    "SendsMessages",
+    "ack_value",
+    "event_record",
+    "message_event",
+    "register_or_decorate",
+]
 
 _Self = TypeVar("_Self", bound="BaseClient")
 
@@ -48,7 +55,40 @@ def ack_args(result: Any) -> list[Any]:
     return [result]
 
 
-class BaseClient:
+def message_event(json: bool) -> str:
+    """The event name ``send`` uses: ``json`` for JSON payloads, else ``message``."""
+    return "json" if json else "message"
+
+
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+
+
+def register_or_decorate(handler: _Fn | None, register: Callable[[_Fn], _Fn]) -> Any:
+    """``on(event, handler)`` registers and returns None; ``on(event)`` returns the decorator."""
+    if handler is None:
+        return register
+    register(handler)
+    return None
+
+
+class SendsMessages:
+    """``send`` for any client with an ``emit``: a ``message`` or ``json`` event."""
+
+    __slots__ = ()  # light clients keep __slots__
+
+    def emit(
+        self, event: str, *args: Any, callback: bool = False, namespace: str | None = None
+    ) -> Any:  # pragma: no cover - every client defines it
+        raise NotImplementedError
+
+    def send(
+        self, data: Any, json: bool = False, callback: bool = False, namespace: str | None = None
+    ) -> Any:
+        """Send a ``message`` event (``json`` with ``json=True``)."""
+        return self.emit(message_event(json), data, callback=callback, namespace=namespace)
+
+
+class BaseClient(SendsMessages):
     """The inbox, transcript, handlers and reads every client shares (see the module)."""
 
     #: a label for reports
@@ -78,9 +118,10 @@ class BaseClient:
     def is_connected(self, namespace: str | None = None) -> bool:  # pragma: no cover
         raise NotImplementedError
 
-    def emit(
-        self, event: str, *args: Any, callback: bool = False, namespace: str | None = None
+    def _send_event(
+        self, event: str, args: tuple[Any, ...], namespace: str, callback: bool
     ) -> Any:  # pragma: no cover
+        """Carry an EVENT packet; with ``callback`` return the ack (``emit`` checked the rest)."""
         raise NotImplementedError
 
     def close(self) -> None:  # pragma: no cover
@@ -109,13 +150,33 @@ class BaseClient:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def send(
-        self, data: Any, json: bool = False, callback: bool = False, namespace: str | None = None
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        callback: bool = False,
+        namespace: str | None = None,
+        **ignored: Any,
     ) -> Any:
-        """Send a ``message`` event (``json`` with ``json=True``)."""
-        return self.emit(
-            "json" if json else "message", data, callback=callback, namespace=namespace
-        )
+        """Emit ``event`` with ``args``; with ``callback=True`` return the server's ack.
+
+        The ack is returned as upstream does: one value unwrapped, several as a list, ``[]``
+        when the handler returned None, and None when the event was not handled (the network
+        client waits ``ack_timeout`` seconds for it). Other keyword arguments (upstream's own
+        tests pass ``broadcast=True``) are ignored, as upstream does: a client cannot broadcast.
+        """
+        namespace = self._emitting("emit", event, args, namespace)
+        return self._send_event(event, args, namespace, callback)
+
+    def _emitting(
+        self, action: str, event: str, args: tuple[Any, ...], namespace: str | None
+    ) -> str:
+        """Check ``namespace`` is connected and log the emit; return the namespace to use."""
+        namespace = namespace or self.namespace
+        if not self.is_connected(namespace):
+            raise NotConnectedError(namespace, f"{action} {event!r}")
+        self.transcript.log("emit", namespace, {"name": event, "args": args})
+        return namespace
 
     def on(
         self, event: str, handler: EventHandler | None = None, namespace: str | None = None
@@ -133,10 +194,7 @@ class BaseClient:
             self._handlers[key] = function
             return function
 
-        if handler is None:
-            return register
-        register(handler)
-        return None
+        return register_or_decorate(handler, register)
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -313,20 +313,7 @@ class Client(BaseClient):
 
     # -- sending -------------------------------------------------------------------------------
 
-    def emit(
-        self,
-        event: str,
-        *args: Any,
-        callback: bool = False,
-        namespace: str | None = None,
-        **ignored: Any,
-    ) -> Any:
-        """Emit ``event`` with ``args``; with ``callback=True`` wait for and return the ack
-        (``ack_timeout`` seconds). Other keyword arguments are ignored, as in-process."""
-        namespace = namespace or self.namespace
-        if not self.is_connected(namespace):
-            raise NotConnectedError(namespace, f"emit {event!r}")
-        self.transcript.log("emit", namespace, {"name": event, "args": args})
+    def _send_event(self, event: str, args: tuple[Any, ...], namespace: str, callback: bool) -> Any:
         if not callback:
             self._sio.emit(event, args, namespace=namespace)
             return None
@@ -336,10 +323,7 @@ class Client(BaseClient):
         self, event: str, *args: Any, namespace: str | None = None, timeout: float = 1.0
     ) -> Any:
         """Emit and return the ack; ``AckTimeoutError`` when none arrives in ``timeout``."""
-        namespace = namespace or self.namespace
-        if not self.is_connected(namespace):
-            raise NotConnectedError(namespace, f"call {event!r}")
-        self.transcript.log("emit", namespace, {"name": event, "args": args})
+        namespace = self._emitting("call", event, args, namespace)
         return self._emit_with_ack(event, args, namespace, timeout)
 
     def _emit_with_ack(

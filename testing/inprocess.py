@@ -208,25 +208,7 @@ class SocketIOTestClient(BaseClient):
 
     # -- sending -------------------------------------------------------------------------------
 
-    def emit(
-        self,
-        event: str,
-        *args: Any,
-        callback: bool = False,
-        namespace: str | None = None,
-        **ignored: Any,
-    ) -> Any:
-        """Emit ``event`` with ``args``; with ``callback=True`` return the server's ack.
-
-        The ack is returned as upstream does: one value unwrapped, several as a list, ``[]``
-        when the handler returned None, and None when the event was not handled. Other keyword
-        arguments (upstream's own tests pass ``broadcast=True``) are ignored, as upstream does:
-        a client cannot broadcast.
-        """
-        namespace = namespace or self.namespace
-        if not self.connected.get(namespace):
-            raise NotConnectedError(namespace, f"emit {event!r}")
-        self.transcript.log("emit", namespace, {"name": event, "args": args})
+    def _send_event(self, event: str, args: tuple[Any, ...], namespace: str, callback: bool) -> Any:
         if not callback:
             self._send(self._packet_class(sio_packet.EVENT, [event, *args], namespace=namespace))
             return None
@@ -246,10 +228,7 @@ class SocketIOTestClient(BaseClient):
         """Emit ``event`` and wait up to ``timeout`` seconds for its ack; return it as ``emit``
         with ``callback=True`` does. Raises ``AckTimeoutError`` when no ack comes.
         """
-        namespace = namespace or self.namespace
-        if not self.is_connected(namespace):
-            raise NotConnectedError(namespace, f"call {event!r}")
-        self.transcript.log("emit", namespace, {"name": event, "args": args})
+        namespace = self._emitting("call", event, args, namespace)
         key = self._send_with_ack(event, args, namespace)
         acks = self._acks
         try:

@@ -1,7 +1,7 @@
 """Light swarm clients: thousands of Socket.IO clients on one asyncio loop, used synchronously.
 
 A :class:`LightClient` is a python-socketio ``AsyncClient`` (aiohttp websocket or polling) running
-on a :class:`~flask_socketio_testing._lightio.LightLoop` shared by a whole swarm: no thread per
+on a :class:`~flask_socketio_testing.light_loop.LightLoop` shared by a whole swarm: no thread per
 client, no thread or task per message. Its methods are the network ``Client``'s that swarms use
 (``emit``, ``call``, ``on``, ``receive``, ``expect``, ``is_connected``, ``drop``, ``close``) and are
 called from any thread; handlers registered with ``on`` run on the loop thread, so they must
@@ -13,17 +13,17 @@ Each client costs a few KiB: no transcript, and at most ``inbox`` received event
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._lightio import LightLoop, LightSocketIO
-from .base import ack_value, event_record
+from ._lightio import LightSocketIO
+from .base import SendsMessages, ack_value, event_record, register_or_decorate
 from .errors import AckTimeoutError, ExpectationError, ReceiveTimeoutError
 from .interface import ReceivedEvent
+from .light_loop import LightLoop
 from .stamp import find_stamp
 
 __all__ = ["LightClient", "LightLoop"]
@@ -32,7 +32,7 @@ _RESERVED = frozenset({"connect", "connect_error", "disconnect", "__disconnect_f
 StateCallback = Callable[[int, bool], None]
 
 
-class LightClient:
+class LightClient(SendsMessages):
     """One swarm client on a shared loop (see the module docstring).
 
     ``on_state(index, up)`` is called on the loop thread when the client's namespace connects
@@ -244,14 +244,6 @@ class LightClient:
         self.loop.submit(self._sio.emit(event, args, namespace=namespace))
         return None
 
-    def send(
-        self, data: Any, json: bool = False, callback: bool = False, namespace: str | None = None
-    ) -> Any:
-        """Send a ``message`` (or ``json`` with ``json=True``) event."""
-        return self.emit(
-            "json" if json else "message", data, callback=callback, namespace=namespace
-        )
-
     def call(
         self, event: str, *args: Any, namespace: str | None = None, timeout: float = 1.0
     ) -> Any:
@@ -287,10 +279,7 @@ class LightClient:
             self._handlers[key] = fn
             return fn
 
-        if handler is None:
-            return register
-        register(handler)
-        return None
+        return register_or_decorate(handler, register)
 
     def on_stamp(
         self,
@@ -377,52 +366,3 @@ class LightClient:
     def __repr__(self) -> str:
         state = "connected" if self._connected else "disconnected"
         return f"<LightClient {self.name} {self.url} {self.transport} {state}>"
-
-
-async def connect_all(
-    clients: list[LightClient], indices: list[int], concurrency: int, timeout: float
-) -> tuple[dict[int, float], dict[int, str]]:
-    """Connect ``clients[i]`` for each index, ``concurrency`` at a time, on the running loop.
-
-    Returns per-client connect times and errors; clients not done within ``timeout`` are errors.
-    """
-    times: dict[int, float] = {}
-    errors: dict[int, str] = {}
-    gate = asyncio.Semaphore(max(1, concurrency))
-
-    async def one(i: int) -> None:
-        async with gate:
-            t0 = time.perf_counter()
-            try:
-                await asyncio.wait_for(clients[i].aconnect(), clients[i].connect_timeout + 5.0)
-            except Exception as exc:  # noqa: BLE001 - reported per client
-                errors[i] = f"{type(exc).__name__}: {exc}"
-            else:
-                times[i] = time.perf_counter() - t0
-
-    tasks = [asyncio.ensure_future(one(i)) for i in indices]
-    if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=5.0)
-    for i in indices:
-        if i not in times and i not in errors:
-            errors[i] = f"not done within {timeout} s"
-    return times, errors
-
-
-async def stop_all(clients: list[LightClient], concurrency: int = 200) -> None:
-    """Disconnect every client and stop its reconnection, ``concurrency`` at a time."""
-    gate = asyncio.Semaphore(max(1, concurrency))
-
-    async def one(client: LightClient) -> None:
-        async with gate:
-            try:
-                await asyncio.wait_for(client.astop(), 10.0)
-            except Exception:  # noqa: BLE001 - the loop closes what is left
-                pass
-
-    if clients:
-        await asyncio.wait([asyncio.ensure_future(one(c)) for c in clients])

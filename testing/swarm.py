@@ -179,7 +179,7 @@ class Swarm:
     def _connect_light(
         self, indices: list[int], timeout: float
     ) -> tuple[dict[int, float], dict[int, str]]:
-        from .light import connect_all
+        from .light_batch import connect_all
 
         if self._loop is None or not self._loop.running:
             raise RuntimeError(f"{self!r} was disconnected; build a new swarm")
@@ -348,7 +348,7 @@ class Swarm:
         self._run_pool(job, indices, timeout)
 
     def _disconnect_light(self, timeout: float) -> None:
-        from .light import stop_all
+        from .light_batch import stop_all
 
         loop = self._loop
         if loop is None or not loop.running:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from .base import register_or_decorate
 from .errors import AckTimeoutError
 from .swarm_worker import worker_main
 
@@ -75,10 +76,7 @@ class RemoteClient:
             self.pool.subscribe(self.index, event, namespace or self.namespace, "args", fn)
             return fn
 
-        if handler is None:
-            return register
-        register(handler)
-        return None
+        return register_or_decorate(handler, register)
 
     def on_stamp(
         self, event: str, handler: Callable[[dict, float], None], namespace: str | None = None

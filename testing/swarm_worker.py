@@ -33,7 +33,8 @@ def _rss() -> int:
 
 def worker_main(conn: Any, config: dict[str, Any]) -> None:
     """A worker process: run a slice of the swarm on one light loop, obey the parent's pipe."""
-    from .light import LightClient, LightLoop, connect_all, stop_all
+    from .light import LightClient, LightLoop
+    from .light_batch import connect_all, stop_all
 
     rss_before_clients = _rss()
 
