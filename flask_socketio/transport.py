@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +44,8 @@ HIJACKED_KEY = "flask_socketio.hijacked"
 #: the attribute caching a packet's frame on python-engineio's packet object.
 _FRAME_ATTR = "_flask_socketio_frame"
 _RECV_SIZE = 65536
+#: how long a closed connection is read and dropped so that the close frame arrives (no reset)
+_DRAIN_SECONDS = 1.0
 
 
 def install(eio_server: Any) -> None:
@@ -139,10 +142,25 @@ class WebSocketTransport:
         return []
 
     def _release(self) -> None:
-        """Close the TCP connection once the WebSocket session is over."""
+        """Close the TCP connection once the WebSocket session is over.
+
+        The write side closes first and what the client still sends is read and dropped for a
+        moment (bounded): closing with unread data would make the kernel answer with a reset,
+        and the client would lose the close frame (1009 for a message over the limit).
+        """
         self._closed = True
+        conn = self._conn
         try:
-            self._conn.shutdown(socket.SHUT_RDWR)
+            conn.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + _DRAIN_SECONDS
+            while (left := deadline - time.monotonic()) > 0:
+                conn.settimeout(left)
+                if not conn.recv(_RECV_SIZE):
+                    break
+        except OSError:
+            pass
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 

@@ -81,8 +81,8 @@ class Desk(Namespace):
         if ticket is None:
             return {"error": f"no ticket {data.get('ticket')!r}"}
         ticket["posts"] += 1
-        # the relay adds who wrote it to what the client sent
-        emit("post", {**data, "by": session["user"]}, to=f"ticket:{data['ticket']}")
+        # the relay wraps what the client sent: who wrote it, and the post itself
+        emit("post", {"by": session["user"], "post": data}, to=f"ticket:{data['ticket']}")
         return {"ok": True, "posts": ticket["posts"]}
 
 

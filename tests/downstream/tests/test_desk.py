@@ -34,7 +34,7 @@ def test_a_ticket_from_open_to_answer(socketio_client_factory):
         "ok": True,
         "posts": 1,
     }
-    post = {"ticket": ticket, "body": "unplug it", "by": "ann"}
+    post = {"by": "ann", "post": {"ticket": ticket, "body": "unplug it"}}
     assert carl.expect("post", namespace=DESK) == [post]
     assert ann.expect("post", namespace=DESK) == [post]
     dora.assert_nothing_received(timeout=0.2, namespace=DESK)
@@ -95,7 +95,7 @@ def test_every_agent_hears_every_post_over_a_slow_network(
 
         everyone = [*agents.clients, carl]
         ledger = DeliveryLedger()
-        ledger.attach(everyone, "post", namespace=DESK)
+        ledger.attach(everyone, "post", namespace=DESK)  # the stamp arrives nested in "post"
         for n in range(10):
             body = {"ticket": ticket, "body": f"still down ({n})"}
             carl.emit("post", ledger.stamp(body, sender=carl, recipients=everyone))
