@@ -2,7 +2,7 @@
 
 The handler puts its connection socket in the environ (``transport.SOCKET_KEY``) so that a
 WebSocket request can be taken over by :class:`~.transport.WebSocketTransport`. Once the
-transport has switched protocols (``transport.HIJACKED_KEY``), whatever the application
+transport has switched protocols (``transport.Hijack``), whatever the application
 returns or raises is never written to the socket as HTTP: the stream carries WebSocket frames.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from gevent import pywsgi
 
-from .transport import HIJACKED_KEY, SOCKET_KEY
+from .transport import HIJACKED_KEY, SOCKET_KEY, Hijack
 
 logger = logging.getLogger("flask_socketio")
 
@@ -32,18 +32,23 @@ class WebSocketAwareHandler(pywsgi.WSGIHandler):
     def get_environ(self) -> dict:
         environ = super().get_environ()
         environ[SOCKET_KEY] = self.socket
+        self._hijack = environ[HIJACKED_KEY] = Hijack()
         return environ
+
+    def _hijacked(self) -> bool:
+        hijack = getattr(self, "_hijack", None)
+        return hijack is not None and hijack.taken
 
     def run_application(self) -> None:
         try:
             self.result = self.application(self.environ, self.start_response)
         except Exception:
-            if not self.environ.get(HIJACKED_KEY):
+            if not self._hijacked():
                 raise
             self.close_connection = True
             logger.exception("error after a WebSocket session (nothing written to the client)")
             return
-        if self.environ.get(HIJACKED_KEY):
+        if self._hijacked():
             self.close_connection = True
             close = getattr(self.result, "close", None)
             self.result = None
@@ -59,5 +64,5 @@ class WebSocketAwareHandler(pywsgi.WSGIHandler):
                 close()
 
     def log_request(self) -> None:
-        if not self.environ.get(HIJACKED_KEY):
+        if not self._hijacked():
             super().log_request()

@@ -12,7 +12,7 @@ Engine.IO socket's handler that takes the WSGI request and then offers ``wait()`
   ``sendall`` (``TCP_NODELAY`` stays on, so a lone packet still leaves at once), and a frame is
   built once per Engine.IO packet, so a broadcast frames its packet once for all recipients;
 - the upgraded socket is never written to as HTTP again: the server handler is told through
-  the environ (``HIJACKED_KEY``) to write nothing once the application returns.
+  a shared :class:`Hijack` marker in the environ to write nothing once the application returns.
 
 Requests the transport cannot take over (no raw socket in the environ, or a server that already
 upgraded, like gevent-websocket's handler) go to python-engineio's own driver class.
@@ -39,8 +39,23 @@ else:
 
 #: environ key holding the connection's socket, set by the servers of :mod:`.serving`.
 SOCKET_KEY = "flask_socketio.socket"
-#: environ key set once the transport owns the socket; the server must then write nothing.
+#: environ key of the server's :class:`Hijack` marker, set once the transport owns the socket.
 HIJACKED_KEY = "flask_socketio.hijacked"
+
+
+class Hijack:
+    """Tells the web server that the transport took its socket over (write nothing more).
+
+    It is a shared object rather than an environ value because middleware (ours included) may
+    hand the application a copy of the environ; the copy still holds this same object.
+    """
+
+    __slots__ = ("taken",)
+
+    def __init__(self) -> None:
+        self.taken = False
+
+
 #: the attribute caching a packet's frame on python-engineio's packet object.
 _FRAME_ATTR = "_flask_socketio_frame"
 _RECV_SIZE = 65536
@@ -129,7 +144,9 @@ class WebSocketTransport:
         sock.settimeout(2 * (self.server.ping_interval + self.server.ping_timeout))
         self._conn = sock
         self._protocol = protocol
-        environ[HIJACKED_KEY] = True
+        hijack = environ.get(HIJACKED_KEY)
+        if isinstance(hijack, Hijack):
+            hijack.taken = True
         self._flush_protocol()
         self._install_writer()
         try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -29,8 +29,18 @@ from .inbox import MISSING, Inbox
 from .interface import ConnectErrorPayload, ReceivedEvent
 
 if TYPE_CHECKING:
-    from flask_socketio import SocketIO
     from flask_socketio.server import Server
+
+
+class ServesApps(Protocol):
+    """What the client needs of a ``SocketIO`` object: the server built for an app.
+
+    Structural, so that the harness does not import the extension it is loaded by (upstream's
+    ``SocketIO.test_client`` builds this client).
+    """
+
+    def server_for(self, app: Flask | None) -> Server: ...
+
 
 __all__ = ["SocketIOTestClient", "AckTimeoutError", "ReceiveTimeoutError", "NotConnectedError"]
 
@@ -76,7 +86,7 @@ class SocketIOTestClient(BaseClient):
     def __init__(
         self,
         app: Flask,
-        socketio: SocketIO,
+        socketio: ServesApps,
         namespace: str | None = None,
         query_string: str | None = None,
         headers: dict[str, str] | None = None,

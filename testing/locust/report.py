@@ -15,17 +15,38 @@ import math
 import os
 import platform
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import psutil
 from flask_socketio_testing.locust.options import option
-
-if TYPE_CHECKING:
-    from flask_socketio_testing.locust.capacity import CapacityShape
+from locust.env import Environment
+from locust.runners import Runner
 
 __all__ = ["LOADGEN_CPU_WARN", "ProcessSampler", "step_line", "summarize", "write_report"]
 
 logger = logging.getLogger("flask_socketio_testing.locust.capacity")
+
+
+class CapacityRun(Protocol):
+    """What the report reads of a capacity run (``CapacityShape``; structural, no import cycle)."""
+
+    env: Environment
+    steps: list[dict[str, Any]]
+    warnings: list[str]
+    server_info: dict[str, Any]
+    started_at: float
+    inc: int
+    start_users: int
+    step_seconds: float
+    settle: float
+    rate: float
+    max_users: int
+    slo_p99: float
+    slo_delivered: float
+
+    @property
+    def active_runner(self) -> Runner: ...
+
 
 #: % of one core above which the load generator, not the server, is what a step measures
 LOADGEN_CPU_WARN = 90.0
@@ -99,7 +120,7 @@ def _version(name: str) -> str | None:
         return None
 
 
-def summarize(shape: CapacityShape) -> dict[str, Any]:
+def summarize(shape: CapacityRun) -> dict[str, Any]:
     """Everything ``summary.json`` holds: versions, machine, SLO, steps, what held."""
     steps = shape.steps
     held = [s for s in steps if s["held"]]
@@ -140,7 +161,7 @@ def summarize(shape: CapacityShape) -> dict[str, Any]:
     }
 
 
-def write_report(shape: CapacityShape, out: str) -> dict[str, Any]:
+def write_report(shape: CapacityRun, out: str) -> dict[str, Any]:
     """Write ``summary.json``, ``steps.csv`` and ``plot.png`` to ``out``; returns the summary."""
     os.makedirs(out, exist_ok=True)
     summary = summarize(shape)
