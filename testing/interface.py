@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, runtime_checkable
 
 from .transcript import Transcript
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["SocketIOClient", "ReceivedEvent", "ConnectErrorPayload", "EventHandler"]
 
@@ -30,6 +33,14 @@ class ReceivedEvent(TypedDict):
     name: str
     args: Any
     namespace: str
+
+
+class ConnectOptions(TypedDict, total=False):
+    """The handshake options of ``connect`` besides the namespace."""
+
+    query_string: str | None
+    headers: dict[str, str] | None
+    auth: Any
 
 
 class ConnectErrorPayload(TypedDict, total=False):
@@ -61,14 +72,11 @@ class SocketIOClient(Protocol):
 
     # -- connection ---------------------------------------------------------------------------
 
-    def connect(
-        self,
-        namespace: str | None = None,
-        query_string: str | None = None,
-        headers: dict[str, str] | None = None,
-        auth: Any = None,
-    ) -> None:
-        """Connect ``namespace``; a refused connect does not raise (see ``get_connect_error``)."""
+    def connect(self, namespace: str | None = None, **options: Unpack[ConnectOptions]) -> None:
+        """Connect ``namespace``; a refused connect does not raise (see ``get_connect_error``).
+
+        ``options``: ``query_string``, ``headers`` and ``auth`` of the handshake.
+        """
         ...
 
     def disconnect(self, namespace: str | None = None) -> None:
