@@ -115,6 +115,8 @@ class ProtocolMixin:
             pkt = self.packet_class(encoded_packet=data)
         except Exception as exc:
             raise InvalidPacket(f"undecodable packet: {exc}") from None
+        if _is_js_undefined(pkt.data):
+            pkt.data = None  # a CONNECT without auth from socket.io-msgpack-parser
         if eio_sid in self.eio.sockets:  # network peers only: the test client keeps its latitude
             _validate(pkt)
         if pkt.packet_type in (packet.BINARY_EVENT, packet.BINARY_ACK) and pkt.attachment_count:
@@ -133,6 +135,16 @@ class ProtocolMixin:
             fail(ProtocolViolation(reason))
         else:
             self.eio.disconnect(eio_sid)
+
+
+def _is_js_undefined(data: Any) -> bool:
+    """Whether ``data`` is JavaScript's ``undefined`` as notepack.io (socket.io-msgpack-parser)
+    packs it: the msgpack extension type 0 with the single byte 0."""
+    return (
+        type(data).__name__ == "ExtType"
+        and getattr(data, "code", None) == 0
+        and (getattr(data, "data", None) == b"\x00")
+    )
 
 
 def _validate(pkt: Any) -> None:
