@@ -61,7 +61,13 @@ examples/chat/node_modules/.installed: examples/chat/package.json examples/chat/
 	cd examples/chat && npm ci --no-audit --no-fund
 	touch $@
 
-setup-node: e2e/node_modules/.installed examples/chat/node_modules/.installed
+# e2e/ runs the files `python -m flask_socketio_testing.e2e init` ships, copied here, not kept twice
+E2E_SHIPPED := playwright.config.ts tests/socketio.ts tests/example.spec.ts
+e2e/%.ts: testing/e2e/project/%.ts
+	cp $< $@
+
+setup-node: e2e/node_modules/.installed examples/chat/node_modules/.installed \
+  $(addprefix e2e/,$(E2E_SHIPPED))
 
 setup: setup-python build/upstream/test_socketio.py setup-chromium setup-node
 
@@ -89,7 +95,7 @@ test-nogevent: $(NOGEVENT_VENV)/.installed build/upstream/test_socketio.py
 	$(NOGEVENT_VENV)/bin/python -m pytest -q -p no:flask_socketio --noconftest \
 	  build/upstream/test_socketio.py tests/test_core_*.py
 
-test-e2e:
+test-e2e: $(addprefix e2e/,$(E2E_SHIPPED))
 	cd e2e && npx playwright test
 
 test-load-smoke:
@@ -205,4 +211,4 @@ lint: setup-python
 
 clean:
 	rm -rf build $(VENV) $(NOGEVENT_VENV) $(MATRIX_VENV)-* e2e/node_modules examples/chat/node_modules \
-	  tests/benchmarks/loadgen/node_modules
+	  tests/benchmarks/loadgen/node_modules $(addprefix e2e/,$(E2E_SHIPPED))

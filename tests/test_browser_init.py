@@ -89,16 +89,6 @@ def test_init_refuses_bad_options(tmp_path, capsys, args, message):
     assert not (tmp_path / "p").exists()
 
 
-@pytest.mark.parametrize(
-    "name", ["playwright.config.ts", "tests/socketio.ts", "tests/example.spec.ts"]
-)
-def test_repository_e2e_runs_the_shipped_files(name):
-    """e2e/ is a project init could have written: `make test-e2e` tests what ships."""
-    assert (E2E / name).read_text() == template_text(name), (
-        f"e2e/{name} differs from the shipped one"
-    )
-
-
 def test_repository_e2e_installs_the_shipped_packages():
     shipped = json.loads(template_text("package.json"))
     own = json.loads((E2E / "package.json").read_text())
