@@ -36,7 +36,7 @@ OPTION_NAMES = ("header_timeout", "body_timeout", "idle_timeout", "max_connectio
 IDLE, HEADERS, BODY, APP, UPGRADED = "idle", "headers", "body", "app", "upgraded"
 
 #: how many evicted connections may be closing at once before new ones are refused instead
-EVICTING_MAX = 64
+EVICTING_MAX = 32
 #: how long a 408 or 503 answer may take to write before the connection is closed regardless
 ANSWER_SECONDS = 1.0
 
@@ -51,8 +51,9 @@ RESPONSE_503 = (
 
 
 def default_max_connections() -> int:
-    """The soft ``RLIMIT_NOFILE`` minus a reserve (a tenth, at least 64) for the process's other
-    files: log files, broker connections, the listening socket, evicted sockets still closing."""
+    """The soft ``RLIMIT_NOFILE`` minus a reserve (a tenth, at least 128) for the process's other
+    files: log files, broker connections, the listening socket, and sockets accepted but not yet
+    counted or evicted but not yet closed (at most ``EVICTING_MAX``)."""
     try:
         import resource
 
@@ -61,7 +62,7 @@ def default_max_connections() -> int:
         return 500
     if soft == resource.RLIM_INFINITY or soft > 1 << 20:
         soft = 1 << 20
-    return max(16, soft - max(64, soft // 10))
+    return max(16, soft - max(128, soft // 10))
 
 
 def _check_timeout(name: str, value: Any) -> float | None:
@@ -114,8 +115,20 @@ class RequestTimeout(TimeoutError):
 class Connection:
     """One client connection: its phase, the deadline of that phase, and how it ended."""
 
-    __slots__ = ("sock", "address", "limits", "registry", "phase", "deadline", "since")
-    __slots__ += ("timed_out", "answered", "evicted", "in_app", "tls")
+    __slots__ = (
+        "sock",
+        "address",
+        "limits",
+        "registry",
+        "phase",
+        "deadline",
+        "since",
+        "timed_out",
+        "answered",
+        "evicted",
+        "in_app",
+        "tls",
+    )
 
     def __init__(self, sock: Any, address: Any, limits: HTTPLimits, registry: Any, tls: bool):
         self.sock = sock

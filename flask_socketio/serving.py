@@ -48,6 +48,8 @@ class ServerHandle(Protocol):
     host: str
     port: int
     async_mode: str
+    #: the header, body and idle timeouts and the connection cap in force
+    http_limits: HTTPLimits
 
     def serve_forever(self) -> None: ...
 

@@ -58,7 +58,7 @@ class LimitedRequestHandler(WSGIRequestHandler):
     def setup(self) -> None:
         super().setup()
         _no_delay(self.connection)
-        tls = self.server.ssl_context is not None  # type: ignore[attr-defined]
+        tls = self.server.ssl_context is not None
         self._conn = self.registry.admit(self.connection, self.client_address, tls)
         if self._conn is None:
             refuse(self.connection, self.client_address, self.registry.limits, tls)

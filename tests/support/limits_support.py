@@ -138,8 +138,9 @@ def _dechunk(data: bytes) -> bytes:
         body, data = body + data[:size], data[size + 2 :]
 
 
-def handshake(base: str) -> str:
-    """Open an Engine.IO polling session at ``base`` and join ``/``; returns the sid."""
+def handshake(base: str) -> tuple[str, str]:
+    """Open an Engine.IO polling session at ``base`` and join ``/``; returns the Engine.IO sid
+    and the Socket.IO one."""
     url = base + "/socket.io/"
     query = {"EIO": "4", "transport": "polling"}
     answer = requests.get(url, params=query, timeout=10)
@@ -148,4 +149,4 @@ def handshake(base: str) -> str:
     assert requests.post(url, params=query, data="40", timeout=10).text == "ok"
     answer = requests.get(url, params=query, timeout=10)
     assert answer.status_code == 200 and answer.text.startswith("40"), answer.text
-    return query["sid"]
+    return query["sid"], json.loads(answer.text[2:])["sid"]
