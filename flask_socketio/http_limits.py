@@ -146,7 +146,7 @@ class Connection:
 
     def reader(self) -> io.BufferedReader:
         """The buffered ``rfile`` the server's handler reads requests from."""
-        return io.BufferedReader(DeadlineReader(self), 65536)
+        return io.BufferedReader(DeadlineReader(self), io.DEFAULT_BUFFER_SIZE)
 
     def _enter(self, phase: str, timeout: float | None) -> None:
         self.phase = phase
@@ -324,10 +324,17 @@ def refuse(sock: Any, address: Any, limits: HTTPLimits, tls: bool = False) -> No
 
 
 def send_now(sock: Any, data: bytes) -> None:
-    """Write a short answer, waiting at most ``ANSWER_SECONDS`` for a client that reads nothing."""
+    """Write a short final answer, waiting at most ``ANSWER_SECONDS`` for a client that reads
+    nothing, then drop what the client already sent: closing with unread data would make the
+    kernel answer with a reset, and the client could lose the answer."""
     try:
         sock.settimeout(ANSWER_SECONDS)
         sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(0)  # only what has arrived: never wait here
+        for _ in range(16):
+            if not sock.recv(65536):
+                break
     except OSError:
         pass
 

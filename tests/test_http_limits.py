@@ -26,6 +26,7 @@ from limits_support import (
     dribble,
     handshake,
     limited_server,
+    read_answer,
     read_until_closed,
     request,
 )
@@ -85,6 +86,21 @@ def test_a_body_sent_slowly_gets_408_after_the_body_timeout():
         assert TIMEOUT * 0.8 <= seconds <= TIMEOUT + LATE
         # the application never saw the request: the session is still open
         assert sid in socketio.server.eio.sockets
+
+
+def test_a_body_after_100_continue_is_read_by_the_server_and_handled():
+    """Bodies are read before the application runs: Expect: 100-continue still works."""
+    with limited_server() as (server, _):
+        sid, _ = handshake(f"http://127.0.0.1:{server.port}")
+        sock = connect(server.port)
+        body = b'42["echo","after continue"]'
+        head = f"POST {EIO_PATH}&sid={sid} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        head += f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+        sock.sendall(head.encode())
+        sock.settimeout(5)
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(body)
+        assert read_answer(sock) == (200, b"ok")
 
 
 def test_a_keep_alive_connection_idle_between_requests_is_closed():
@@ -161,7 +177,8 @@ def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503():
             busy.append(sock)
         time.sleep(0.2)
         refused = connect(server.port)
-        data, seconds = read_until_closed(refused, LATE)
+        refused.sendall(f"GET {EIO_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        data, seconds = read_until_closed(refused, LATE)  # the 503 arrives (no reset)
         assert data.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), data
         assert b"Retry-After: 1" in data and seconds < LATE
         for sock in busy:

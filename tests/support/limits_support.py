@@ -102,6 +102,11 @@ def request(sock: socket.socket, method: str, path: str, body: bytes = b"") -> t
     """One keep-alive HTTP/1.1 request on ``sock``; the status and body of the answer."""
     head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n"
     sock.sendall(head.encode() + body)
+    return read_answer(sock)
+
+
+def read_answer(sock: socket.socket) -> tuple[int, bytes]:
+    """The status and body of the next answer on ``sock`` (Content-Length or chunked)."""
     sock.settimeout(10)
     data = b""
     while b"\r\n\r\n" not in data:
