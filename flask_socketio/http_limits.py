@@ -37,6 +37,8 @@ IDLE, HEADERS, BODY, APP, UPGRADED = "idle", "headers", "body", "app", "upgraded
 
 #: how many evicted connections may be closing at once before new ones are refused instead
 EVICTING_MAX = 32
+#: how many connections a server accepts per wake-up before their handlers count them
+ACCEPT_BATCH = 32
 #: how long a 408 or 503 answer may take to write before the connection is closed regardless
 ANSWER_SECONDS = 1.0
 
@@ -52,8 +54,9 @@ RESPONSE_503 = (
 
 def default_max_connections() -> int:
     """The soft ``RLIMIT_NOFILE`` minus a reserve (a tenth, at least 128) for the process's other
-    files: log files, broker connections, the listening socket, and sockets accepted but not yet
-    counted or evicted but not yet closed (at most ``EVICTING_MAX``)."""
+    files (log files, broker connections, the listening socket: 64 and more) and for sockets
+    accepted but not yet counted (``ACCEPT_BATCH``) or evicted but not yet closed
+    (``EVICTING_MAX``)."""
     try:
         import resource
 
@@ -195,6 +198,7 @@ class Connection:
         if self.answered or self.timed_out is None:
             return
         self.answered = True
+        self.registry.count_timeout()
         phase = self.timed_out
         answer = phase != IDLE and not response_started
         if answer:
@@ -264,6 +268,9 @@ class ConnectionRegistry:
         self._lock = threading.Lock()
         self._count = 0
         self._evicting = 0
+        #: connections accepted, and how many of them were evicted, refused with 503, or
+        #: closed by a timeout; the most open at once
+        self.stats = {"accepted": 0, "evicted": 0, "refused": 0, "timed_out": 0, "peak": 0}
         self._waiting: OrderedDict[Connection, None] = OrderedDict()
 
     @property
@@ -276,13 +283,17 @@ class ConnectionRegistry:
         conn = Connection(sock, address, self.limits, self, tls)
         victim = None
         with self._lock:
+            self.stats["accepted"] += 1
             if self._count - self._evicting >= self.limits.connection_cap:
                 if not self._waiting or self._evicting >= EVICTING_MAX:
+                    self.stats["refused"] += 1
                     return None
                 victim, _ = self._waiting.popitem(last=False)
                 victim.evicted = True
                 self._evicting += 1
+                self.stats["evicted"] += 1
             self._count += 1
+            self.stats["peak"] = max(self.stats["peak"], self._count)
         if victim is not None:
             victim.evict()
         return conn
@@ -298,6 +309,10 @@ class ConnectionRegistry:
         """``conn`` holds a request: never evicted while it does."""
         with self._lock:
             self._waiting.pop(conn, None)
+
+    def count_timeout(self) -> None:
+        with self._lock:
+            self.stats["timed_out"] += 1
 
     def release(self, conn: Connection) -> None:
         """``conn`` is closed (exactly once per admitted connection)."""

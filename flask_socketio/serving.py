@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .http_limits import ConnectionRegistry, HTTPLimits
+from .http_limits import ACCEPT_BATCH, ConnectionRegistry, HTTPLimits
 
 if TYPE_CHECKING:
     import flask
@@ -157,6 +157,8 @@ class GeventHandle(_UpstreamFace):
             (host, port), app, log="default" if log_output else None, **kwargs
         )
         setattr(self._server, REGISTRY_ATTR, self.registry)
+        # connections accepted in one wake-up hold descriptors before they are counted
+        self._server.max_accept = min(self._server.max_accept, ACCEPT_BATCH)
         if not transport.AVAILABLE:
             self._use_gevent_websocket(app, kwargs)
         self._server.init_socket()

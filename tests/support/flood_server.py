@@ -24,12 +24,17 @@ from limits_support import echo_app  # noqa: E402
 from flask_socketio.serving import make_server  # noqa: E402
 
 #: short enough for a test, long enough that the flood is all open before the first expires
-FLOOD_LIMITS = {"header_timeout": 1.5, "body_timeout": 1.5, "idle_timeout": 2.0}
+FLOOD_LIMITS = {"header_timeout": 4.0, "body_timeout": 4.0, "idle_timeout": 4.0}
 
 
 def main() -> None:
     app, socketio = echo_app()
     handle = make_server(app, socketio, "127.0.0.1", 0, **FLOOD_LIMITS)
+
+    @app.route("/stats")
+    def stats() -> dict:
+        return dict(handle.registry.stats, open=handle.registry.count)  # type: ignore[attr-defined]
+
     print(handle.port, handle.http_limits.connection_cap, flush=True)
     handle.serve_forever()
 
