@@ -111,7 +111,8 @@ class LimitedRequestHandler(WSGIRequestHandler):
             self.close_connection = True
 
     def send_response_only(self, code: int, message: str | None = None) -> None:
-        self._response_started = True
+        if code >= 200:  # not the interim 100 Continue
+            self._response_started = True
         super().send_response_only(code, message)
 
     def finish(self) -> None:

@@ -88,6 +88,22 @@ def test_a_body_sent_slowly_gets_408_after_the_body_timeout():
         assert sid in socketio.server.eio.sockets
 
 
+def test_a_streamed_body_past_the_body_timeout_raises_timeout_error_in_the_view():
+    """Bodies over ``buffered_body`` go to the application as they arrive; a read past the
+    body deadline raises TimeoutError there, and the connection is closed afterwards."""
+    limits = HTTPLimits(buffered_body=10, **LIMITS)
+    with limited_server(http_limits=limits) as (server, _):
+        sock = connect(server.port)
+        head = "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
+        sock.sendall(head.encode() + b"x" * 20)
+        data, seconds = read_until_closed(sock, TIMEOUT + LATE)
+        assert data.startswith(b"HTTP/1.1 408 ") and data.endswith(b"saw the body timeout"), data
+        assert seconds >= TIMEOUT * 0.8
+    with limited_server(http_limits=limits) as (server, _):  # a body that arrives is read
+        sock = connect(server.port)
+        assert request(sock, "POST", "/upload", b"y" * 1000) == (200, b"1000 bytes")
+
+
 def test_a_body_after_100_continue_is_read_by_the_server_and_handled():
     """Bodies are read before the application runs: Expect: 100-continue still works."""
     with limited_server() as (server, _):

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import flask
 import requests
 from core_support import ASYNC_MODE, make_app
 
@@ -32,6 +33,16 @@ def echo_app(**options: Any) -> tuple[Any, SocketIO]:
     @socketio.on("echo")
     def echo(data: Any) -> Any:
         return data
+
+    @app.route("/upload", methods=["POST"])
+    def upload() -> tuple[str, int]:
+        """Reads the raw WSGI input (Flask's request.get_data() turns a failed read into 400)."""
+        environ = flask.request.environ
+        try:
+            data = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        except TimeoutError:  # a body the server streams (over buffered_body) came too slowly
+            return "the view saw the body timeout", 408
+        return f"{len(data)} bytes", 200
 
     return app, socketio
 
@@ -106,15 +117,19 @@ def request(sock: socket.socket, method: str, path: str, body: bytes = b"") -> t
 
 
 def read_answer(sock: socket.socket) -> tuple[int, bytes]:
-    """The status and body of the next answer on ``sock`` (Content-Length or chunked)."""
+    """The status and body of the next final answer on ``sock`` (Content-Length or chunked;
+    interim 1xx answers are skipped: Werkzeug sends ``100 Continue`` twice)."""
     sock.settimeout(10)
     data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"closed before the answer's headers: {data!r}"
-        data += chunk
-    header, _, rest = data.partition(b"\r\n\r\n")
-    status = int(header.split(b" ", 2)[1])
+    status = 100
+    while status < 200:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed before the answer's headers: {data!r}"
+            data += chunk
+        header, _, data = data.partition(b"\r\n\r\n")
+        status = int(header.split(b" ", 2)[1])
+    rest = data
     fields = {}
     for line in header.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
