@@ -130,15 +130,13 @@ class Connection:
         "answered",
         "evicted",
         "in_app",
-        "tls",
     )
 
-    def __init__(self, sock: Any, address: Any, limits: HTTPLimits, registry: Any, tls: bool):
+    def __init__(self, sock: Any, address: Any, limits: HTTPLimits, registry: Any):
         self.sock = sock
         self.address = address
         self.limits = limits
         self.registry: ConnectionRegistry = registry
-        self.tls = tls
         self.phase = IDLE
         self.deadline: float | None = None
         self.since = time.monotonic()
@@ -278,9 +276,9 @@ class ConnectionRegistry:
         """Connections open now (evicted ones still closing included)."""
         return self._count
 
-    def admit(self, sock: Any, address: Any, tls: bool = False) -> Connection | None:
+    def admit(self, sock: Any, address: Any) -> Connection | None:
         """A new connection, or None when it must be refused (see :func:`refuse`)."""
-        conn = Connection(sock, address, self.limits, self, tls)
+        conn = Connection(sock, address, self.limits, self)
         victim = None
         with self._lock:
             self.stats["accepted"] += 1
@@ -323,15 +321,15 @@ class ConnectionRegistry:
                 self._evicting -= 1
 
 
-def refuse(sock: Any, address: Any, limits: HTTPLimits, tls: bool = False) -> None:
-    """Answer a connection over the cap with 503 (plain HTTP only) and close it at once."""
+def refuse(sock: Any, address: Any, limits: HTTPLimits) -> None:
+    """Answer a connection over the cap with 503 and close it at once (with TLS, both servers
+    have done the handshake by then, so the answer goes encrypted)."""
     logger.debug(
         "at the cap of %d connections, all busy: refused %s with 503",
         limits.connection_cap,
         _peer(address),
     )
-    if not tls:
-        send_now(sock, RESPONSE_503)
+    send_now(sock, RESPONSE_503)
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:

@@ -53,13 +53,12 @@ class LimitsMixin:
 
     def handle(self) -> Any:
         registry = registry_of(self.server)
-        tls = bool(getattr(self.server, "ssl_enabled", False))
         # the makefile() reader is closed (it holds a reference that would keep the fd open)
         self.rfile.close()
-        conn = registry.admit(self.socket, self.client_address, tls)
+        conn = registry.admit(self.socket, self.client_address)
         if conn is None:
             self.rfile = io.BytesIO()
-            refuse(self.socket, self.client_address, registry.limits, tls)
+            refuse(self.socket, self.client_address, registry.limits)
             return None  # the server closes the socket
         self._conn = conn
         self.rfile = conn.reader()

@@ -58,10 +58,9 @@ class LimitedRequestHandler(WSGIRequestHandler):
     def setup(self) -> None:
         super().setup()
         _no_delay(self.connection)
-        tls = self.server.ssl_context is not None
-        self._conn = self.registry.admit(self.connection, self.client_address, tls)
+        self._conn = self.registry.admit(self.connection, self.client_address)
         if self._conn is None:
-            refuse(self.connection, self.client_address, self.registry.limits, tls)
+            refuse(self.connection, self.client_address, self.registry.limits)
             return
         with self.lock:
             self.connections.add(self.connection)
