@@ -9,7 +9,9 @@ byte at a time (slowloris) is cut when the deadline passes, not when one read wa
 - ``headers``: from the first byte to the end of the headers: ``header_timeout``, then 408;
 - ``body``: from the end of the headers, for the declared body: ``body_timeout``, then 408;
 - ``app``: the application runs: no deadline on waiting (a long-polling GET waits for its
-  packets), but reads of a body the server did not buffer still end at the body deadline;
+  packets), but reads of a body the server did not buffer still end at the body deadline, and
+  the response is written 64 KiB at a time, each part within ``send_timeout`` (a client that
+  reads nothing cannot hold its connection; a slow one is not cut for the size of a download);
 - ``upgraded``: a WebSocket: no deadline from here (the Engine.IO ping timeout governs it).
 
 :class:`ConnectionRegistry` counts open connections. At ``max_connections`` a new connection
@@ -31,7 +33,7 @@ from typing import Any
 logger = logging.getLogger("flask_socketio")
 
 #: the keyword arguments of ``socketio.run()`` and ``serving.make_server()`` read here
-OPTION_NAMES = ("header_timeout", "body_timeout", "idle_timeout", "max_connections")
+OPTION_NAMES = ("header_timeout", "body_timeout", "idle_timeout", "send_timeout", "max_connections")
 
 IDLE, HEADERS, BODY, APP, UPGRADED = "idle", "headers", "body", "app", "upgraded"
 
@@ -39,6 +41,8 @@ IDLE, HEADERS, BODY, APP, UPGRADED = "idle", "headers", "body", "app", "upgraded
 EVICTING_MAX = 32
 #: how many connections a server accepts per wake-up before their handlers count them
 ACCEPT_BATCH = 32
+#: the part of a response each send must take within ``send_timeout``
+CHUNK = 65536
 #: how long a 408 or 503 answer may take to write before the connection is closed regardless
 ANSWER_SECONDS = 1.0
 
@@ -87,6 +91,10 @@ class HTTPLimits:
     #: waiting for a request: above the 25 s ping interval, so a polling client's connection
     #: is reused between pings; below nginx's 75 s keep-alive
     idle_timeout: float | None = 60.0
+    #: writing each 64 KiB of a response (the kernel takes it once the client has read part of
+    #: what is queued): a live client, however slow, reads that in a minute; one that reads
+    #: nothing is gone or hostile
+    send_timeout: float | None = 60.0
     #: concurrent connections; None: derived from RLIMIT_NOFILE
     max_connections: int | None = None
     #: bodies up to this size are read by the server before the application runs (within the
@@ -96,7 +104,7 @@ class HTTPLimits:
     connection_cap: int = field(init=False)
 
     def __post_init__(self) -> None:
-        for name in ("header_timeout", "body_timeout", "idle_timeout"):
+        for name in ("header_timeout", "body_timeout", "idle_timeout", "send_timeout"):
             object.__setattr__(self, name, _check_timeout(name, getattr(self, name)))
         cap = self.max_connections
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
@@ -130,6 +138,7 @@ class Connection:
         "answered",
         "evicted",
         "in_app",
+        "app_timeout",
     )
 
     def __init__(self, sock: Any, address: Any, limits: HTTPLimits, registry: Any):
@@ -144,6 +153,7 @@ class Connection:
         self.answered = False
         self.evicted = False
         self.in_app = False
+        self.app_timeout: float | None = None
 
     def reader(self) -> io.BufferedReader:
         """The buffered ``rfile`` the server's handler reads requests from."""
@@ -170,15 +180,18 @@ class Connection:
         self._enter(BODY, self.limits.body_timeout)
 
     def app_started(self, upgrade: bool) -> None:
-        """The application is called: no deadline on waiting (the socket blocks again, as the
-        transport and WebSocket libraries expect); a WebSocket upgrade has no deadline at all."""
+        """The application is called: no deadline on waiting, the socket's timeout is the send
+        timeout; a WebSocket upgrade has no deadline at all (the socket blocks again, as the
+        transport and WebSocket libraries expect)."""
         self.in_app = True
         if upgrade:
             self._enter(UPGRADED, None)
+            self.app_timeout = None
         else:
             self.phase = APP  # streamed body reads keep the body deadline
+            self.app_timeout = self.limits.send_timeout
         try:
-            self.sock.settimeout(None)
+            self.sock.settimeout(self.app_timeout)
         except OSError:
             pass
 
@@ -212,6 +225,18 @@ class Connection:
             seconds,
             _peer(self.address),
             "408, " if answer else "",
+        )
+
+    def send_timed_out(self) -> None:
+        """The client took no part of the response within ``send_timeout``: log one line."""
+        if self.answered:
+            return
+        self.answered = True
+        self.registry.count_timeout()
+        logger.debug(
+            "HTTP send timeout (%s s) to %s: connection closed",
+            self.limits.send_timeout,
+            _peer(self.address),
         )
 
     def evict(self) -> None:
@@ -252,7 +277,7 @@ class DeadlineReader(io.RawIOBase):
             raise conn.expire() from None
         finally:
             if conn.in_app:
-                self._sock.settimeout(None)  # the application's own writes block as before
+                self._sock.settimeout(conn.app_timeout)  # for the response's writes
         if count and conn.phase == IDLE:
             conn.request_started()
         return count
@@ -319,6 +344,37 @@ class ConnectionRegistry:
             self._count -= 1
             if conn.evicted:
                 self._evicting -= 1
+
+
+class ChunkedWriter(io.BufferedIOBase):
+    """A socket's ``wfile`` that sends 64 KiB at a time, so that the socket's timeout bounds
+    each part of a response rather than the whole (a large download is not cut)."""
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__()
+        self._sock = sock
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        send_in_chunks(self._sock.sendall, data)
+        with memoryview(data) as view:
+            return view.nbytes
+
+    def fileno(self) -> int:
+        return int(self._sock.fileno())
+
+
+def send_in_chunks(sendall: Any, data: Any) -> None:
+    """``sendall`` each 64 KiB of ``data`` in turn (each call gets the socket's timeout)."""
+    with memoryview(data) as view:
+        if view.nbytes <= CHUNK:
+            sendall(data)
+            return
+        view = view.cast("B")
+        for offset in range(0, view.nbytes, CHUNK):
+            sendall(view[offset : offset + CHUNK])
 
 
 def refuse(sock: Any, address: Any, limits: HTTPLimits) -> None:

@@ -20,6 +20,7 @@ from .http_limits import (
     is_upgrade,
     read_body,
     refuse,
+    send_in_chunks,
 )
 
 #: the attribute of a pywsgi server holding its registry (set by serving.GeventHandle)
@@ -114,3 +115,11 @@ class LimitsMixin:
         except RequestTimeout:  # the application read a streamed body past the body deadline
             self.close_connection = True
             conn.close_after_timeout(self.headers_sent)
+        except TimeoutError:  # the client took no part of the response within send_timeout
+            self.close_connection = True
+            conn.send_timed_out()
+
+    def _sendall(self, data: Any) -> None:
+        # pywsgi's one write path (a private method): 64 KiB at a time, each within the
+        # socket's timeout, so a large response to a slow client is not cut as a whole
+        send_in_chunks(super()._sendall, data)  # type: ignore[misc]

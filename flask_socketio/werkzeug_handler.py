@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from werkzeug.serving import WSGIRequestHandler
 
 from .http_limits import (
+    ChunkedWriter,
     Connection,
     ConnectionRegistry,
     is_upgrade,
@@ -67,6 +68,7 @@ class LimitedRequestHandler(WSGIRequestHandler):
         # the makefile() reader is closed (it holds a reference that would keep the fd open)
         self.rfile.close()
         self.rfile = self._conn.reader()
+        self.wfile = ChunkedWriter(self.connection)
 
     def handle(self) -> None:
         if self._conn is not None:
@@ -113,6 +115,11 @@ class LimitedRequestHandler(WSGIRequestHandler):
         if code >= 200:  # not the interim 100 Continue
             self._response_started = True
         super().send_response_only(code, message)
+
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        conn = self._conn
+        if conn is not None and conn.in_app and type(error) is TimeoutError:
+            conn.send_timed_out()  # a write the client did not take within send_timeout
 
     def finish(self) -> None:
         with self.lock:

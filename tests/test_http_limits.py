@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +38,15 @@ HERE = Path(__file__).parent
 TIMEOUT = LIMITS["header_timeout"]
 #: how late a timeout may fire on a loaded machine (2 cores shared by several test runs)
 LATE = 2.0
+
+
+def _wait(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
 
 
 def _assert_408(data: bytes) -> None:
@@ -132,6 +142,42 @@ def test_a_keep_alive_connection_idle_between_requests_is_closed():
             assert seconds >= TIMEOUT * 0.8
 
 
+def test_a_client_that_reads_no_response_is_closed_after_the_send_timeout():
+    with limited_server() as (server, _):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(b"GET /big/16000000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert _wait(lambda: server.registry.count == 1, LATE)
+        started = time.monotonic()
+        assert _wait(lambda: server.registry.count == 0, TIMEOUT + LATE), "still held"
+        assert time.monotonic() - started >= TIMEOUT * 0.5
+        assert server.registry.stats["timed_out"] == 1
+        sock.close()
+
+
+def test_a_slow_reader_gets_a_large_response_whole():
+    """The send timeout bounds each part of a response, not the whole: 12 MB read at about
+    10 MB/s takes longer than the timeout and is not cut."""
+    size = 12_000_000
+    with limited_server() as (server, _):
+        sock = connect(server.port)
+        sock.sendall(f"GET /big/{size} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        started = time.monotonic()
+        received = b""
+        for _ in range(400):  # bounded: reads of at most 1 MiB with pauses under the timeout
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            received += chunk
+            if len(received.partition(b"\r\n\r\n")[2]) >= size:
+                break
+            time.sleep(TIMEOUT / 5)
+        assert received.partition(b"\r\n\r\n")[2] == b"x" * size
+        assert time.monotonic() - started > TIMEOUT  # longer than the timeout, yet not cut
+        sock.close()
+
+
 def test_a_long_polling_get_outlives_the_timeouts_and_gets_its_packet():
     with limited_server() as (server, socketio):
         base = f"http://127.0.0.1:{server.port}"
@@ -209,6 +255,7 @@ def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503():
 def test_the_limits_are_checked_and_have_documented_defaults():
     limits = HTTPLimits()
     assert (limits.header_timeout, limits.body_timeout, limits.idle_timeout) == (10, 30, 60)
+    assert limits.send_timeout == 60
     assert limits.connection_cap == default_max_connections() >= 16
     assert HTTPLimits(idle_timeout=None).idle_timeout is None
     with pytest.raises(ValueError, match="header_timeout must be a number of seconds"):

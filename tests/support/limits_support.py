@@ -19,7 +19,7 @@ from flask_socketio import SocketIO
 from flask_socketio.serving import ServerHandle, make_server
 
 #: small limits, so that each test takes about a second
-LIMITS = {"header_timeout": 0.5, "body_timeout": 0.5, "idle_timeout": 0.5}
+LIMITS = {"header_timeout": 0.5, "body_timeout": 0.5, "idle_timeout": 0.5, "send_timeout": 0.5}
 EIO_PATH = "/socket.io/?EIO=4&transport=polling"
 
 
@@ -43,6 +43,10 @@ def echo_app(**options: Any) -> tuple[Any, SocketIO]:
         except TimeoutError:  # a body the server streams (over buffered_body) came too slowly
             return "the view saw the body timeout", 408
         return f"{len(data)} bytes", 200
+
+    @app.route("/big/<int:size>")
+    def big(size: int) -> bytes:
+        return b"x" * size
 
     return app, socketio
 
