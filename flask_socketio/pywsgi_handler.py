@@ -4,7 +4,7 @@ The handler puts its connection socket in the environ (``transport.SOCKET_KEY``)
 WebSocket request can be taken over by :class:`~.transport.WebSocketTransport`. Once the
 transport has switched protocols (``transport.Hijack``), whatever the application
 returns or raises is never written to the socket as HTTP: the stream carries WebSocket frames.
-The server's header, body and idle timeouts and its connection cap come from
+The server's header, body, idle and send timeouts and its connection cap come from
 :class:`~.pywsgi_limits.LimitsMixin`.
 """
 

@@ -3,7 +3,8 @@
 ``make_server`` binds (port 0 picks a free port, read back from ``handle.port``) without serving,
 so a caller that needs the port — a test fixture, ``run()`` printing its address — never has to
 close and re-bind. ``shutdown()`` works in every mode and from any thread or handler, and closes
-open connections too, so clients notice and reconnect when the server comes back.
+open connections too, so clients notice and reconnect when the server comes back. The gevent
+and Werkzeug servers enforce the timeouts and the connection cap of :mod:`.http_limits`.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class ServerHandle(Protocol):
     host: str
     port: int
     async_mode: str
-    #: the header, body and idle timeouts and the connection cap in force
+    #: the header, body, idle and send timeouts and the connection cap in force
     http_limits: HTTPLimits
 
     def serve_forever(self) -> None: ...
@@ -265,9 +266,9 @@ def make_server(
 ) -> ServerHandle:
     """Bind a web server for ``app`` in the async mode of ``socketio`` (port 0: a free port).
 
-    ``header_timeout``, ``body_timeout``, ``idle_timeout`` and ``max_connections`` set the
-    server's limits (:class:`~.http_limits.HTTPLimits`, docs/security.md); other keyword
-    arguments go to the web server.
+    ``header_timeout``, ``body_timeout``, ``idle_timeout``, ``send_timeout`` and
+    ``max_connections`` set the server's limits (:class:`~.http_limits.HTTPLimits`,
+    docs/security.md); other keyword arguments go to the web server.
     """
     mode = socketio.async_mode or _require_server(socketio).async_mode
     kwargs.setdefault("http_limits", _default_limits(socketio))
