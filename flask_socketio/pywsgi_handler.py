@@ -4,6 +4,8 @@ The handler puts its connection socket in the environ (``transport.SOCKET_KEY``)
 WebSocket request can be taken over by :class:`~.transport.WebSocketTransport`. Once the
 transport has switched protocols (``transport.Hijack``), whatever the application
 returns or raises is never written to the socket as HTTP: the stream carries WebSocket frames.
+The server's header, body, idle and send timeouts and its connection cap come from
+:class:`~.pywsgi_limits.LimitsMixin`.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from typing import Any
 
 from gevent import pywsgi
 
+from .pywsgi_limits import LimitsMixin
 from .transport import HIJACKED_KEY, SOCKET_KEY, Hijack
 
 logger = logging.getLogger("flask_socketio")
 
 
-class WebSocketAwareHandler(pywsgi.WSGIHandler):
+class TransportHandler(pywsgi.WSGIHandler):
     """pywsgi's handler with ``TCP_NODELAY`` and WebSocket hand-over to the transport."""
 
     def handle(self) -> Any:
@@ -66,3 +69,7 @@ class WebSocketAwareHandler(pywsgi.WSGIHandler):
     def log_request(self) -> None:
         if not self._hijacked():
             super().log_request()
+
+
+class WebSocketAwareHandler(LimitsMixin, TransportHandler):
+    """:class:`TransportHandler` with the server's HTTP limits (the handler of the gevent mode)."""

@@ -3,7 +3,8 @@
 ``make_server`` binds (port 0 picks a free port, read back from ``handle.port``) without serving,
 so a caller that needs the port — a test fixture, ``run()`` printing its address — never has to
 close and re-bind. ``shutdown()`` works in every mode and from any thread or handler, and closes
-open connections too, so clients notice and reconnect when the server comes back.
+open connections too, so clients notice and reconnect when the server comes back. The gevent
+and Werkzeug servers enforce the timeouts and the connection cap of :mod:`.http_limits`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import socket
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
+
+from .http_limits import ACCEPT_BATCH, ConnectionRegistry, HTTPLimits
 
 if TYPE_CHECKING:
     import flask
@@ -46,6 +49,8 @@ class ServerHandle(Protocol):
     host: str
     port: int
     async_mode: str
+    #: the header, body, idle and send timeouts and the connection cap in force
+    http_limits: HTTPLimits
 
     def serve_forever(self) -> None: ...
 
@@ -82,36 +87,17 @@ class WerkzeugHandle(_UpstreamFace):
     async_mode = "threading"
 
     def __init__(self, app: Any, host: str, port: int, ssl_context: Any = None, **kwargs: Any):
-        from werkzeug.serving import WSGIRequestHandler, make_server
+        from werkzeug.serving import make_server
 
+        from .werkzeug_handler import LimitedRequestHandler
+
+        self.http_limits = HTTPLimits.pop_from(kwargs)
+        self.registry = ConnectionRegistry(self.http_limits)
         connections: set[socket.socket] = set()
         lock = threading.Lock()
-
-        class TrackingHandler(WSGIRequestHandler):
-            """Remembers open connections so that shutdown() can close them."""
-
-            def setup(self) -> None:
-                super().setup()
-                _no_delay(self.connection)
-                with lock:
-                    connections.add(self.connection)
-
-            def run_wsgi(self) -> None:
-                super().run_wsgi()
-                if self.headers.get("Upgrade", "").lower() == "websocket":
-                    # the socket carried WebSocket frames: never parse what follows as HTTP
-                    self.close_connection = True
-
-            def finish(self) -> None:
-                with lock:
-                    connections.discard(self.connection)
-                super().finish()
-
-            def log_request(self, *args: Any, **kw: Any) -> None:
-                if log_output:
-                    super().log_request(*args, **kw)
-
-        log_output = kwargs.pop("log_output", False)
+        handler = LimitedRequestHandler.bind(
+            self.registry, connections, lock, kwargs.pop("log_output", False)
+        )
         self._connections = connections
         self._lock = lock
         self._server = make_server(
@@ -119,7 +105,7 @@ class WerkzeugHandle(_UpstreamFace):
             port,
             app,
             threaded=True,
-            request_handler=TrackingHandler,
+            request_handler=handler,
             ssl_context=ssl_context,
             **kwargs,
         )
@@ -159,7 +145,10 @@ class GeventHandle(_UpstreamFace):
         from gevent import pywsgi
 
         from . import transport
+        from .pywsgi_limits import REGISTRY_ATTR
 
+        self.http_limits = HTTPLimits.pop_from(kwargs)
+        self.registry = ConnectionRegistry(self.http_limits)
         if transport.AVAILABLE:
             # WebSocket through flask_socketio.transport (C unmasking, batched writes)
             from .pywsgi_handler import WebSocketAwareHandler
@@ -168,6 +157,9 @@ class GeventHandle(_UpstreamFace):
         self._server = pywsgi.WSGIServer(
             (host, port), app, log="default" if log_output else None, **kwargs
         )
+        setattr(self._server, REGISTRY_ATTR, self.registry)
+        # connections accepted in one wake-up hold descriptors before they are counted
+        self._server.max_accept = min(self._server.max_accept, ACCEPT_BATCH)
         if not transport.AVAILABLE:
             self._use_gevent_websocket(app, kwargs)
         self._server.init_socket()
@@ -177,12 +169,14 @@ class GeventHandle(_UpstreamFace):
     def _use_gevent_websocket(self, app: Any, kwargs: dict) -> None:
         from gevent import pywsgi
 
+        from .pywsgi_limits import LimitsMixin
+
         try:
             from geventwebsocket.handler import WebSocketHandler as base_handler
         except ImportError:  # WebSocket then comes from simple-websocket (slower disconnects)
             base_handler = pywsgi.WSGIHandler
 
-        class NoDelayHandler(base_handler):
+        class NoDelayHandler(LimitsMixin, base_handler):
             def handle(self) -> Any:
                 _no_delay(self.socket)
                 return super().handle()
@@ -208,6 +202,11 @@ class EventletHandle(_UpstreamFace):
     def __init__(self, app: Any, host: str, port: int, log_output: bool = False, **kwargs: Any):
         import eventlet
         import eventlet.green.socket
+
+        # eventlet's server reads with its own options (socket_timeout, keepalive): the
+        # timeouts are not applied; the connection cap becomes eventlet's max_size
+        self.http_limits = HTTPLimits.pop_from(kwargs)
+        kwargs.setdefault("max_size", self.http_limits.connection_cap)
 
         addresses = eventlet.green.socket.getaddrinfo(host, port)
         if not addresses:
@@ -265,8 +264,14 @@ def make_server(
     port: int = 0,
     **kwargs: Any,
 ) -> ServerHandle:
-    """Bind a web server for ``app`` in the async mode of ``socketio`` (port 0: a free port)."""
+    """Bind a web server for ``app`` in the async mode of ``socketio`` (port 0: a free port).
+
+    ``header_timeout``, ``body_timeout``, ``idle_timeout``, ``send_timeout`` and
+    ``max_connections`` set the server's limits (:class:`~.http_limits.HTTPLimits`,
+    docs/security.md); other keyword arguments go to the web server.
+    """
     mode = socketio.async_mode or _require_server(socketio).async_mode
+    kwargs.setdefault("http_limits", _default_limits(socketio))
     if mode == "threading":
         return WerkzeugHandle(app, host, port, **kwargs)
     if mode in ("gevent", "gevent_uwsgi"):
@@ -274,6 +279,14 @@ def make_server(
     if mode == "eventlet":
         return EventletHandle(app, host, port, **kwargs)
     raise ValueError(f"No built-in web server for async_mode {mode!r}")
+
+
+def _default_limits(socketio: Servable) -> HTTPLimits:
+    """The default limits, with Engine.IO's size limit as the largest body buffered at once."""
+    size = getattr(getattr(socketio.server, "eio", None), "max_http_buffer_size", None)
+    if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+        return HTTPLimits(buffered_body=size)
+    return HTTPLimits()
 
 
 def _require_server(socketio: Servable) -> Server:
@@ -308,11 +321,21 @@ def run(
     allow_unsafe_werkzeug = kwargs.pop("allow_unsafe_werkzeug", False)
     app.debug = debug
     mode = server.async_mode
+    kwargs.setdefault("http_limits", _default_limits(socketio))
 
     if mode == "threading":
         _check_werkzeug_allowed(allow_unsafe_werkzeug)
         if use_reloader:
+            from .werkzeug_handler import LimitedRequestHandler
+
             # the reloader restarts the process, so the server is Werkzeug's own run_simple
+            limits = HTTPLimits.pop_from(kwargs)
+            kwargs.setdefault(
+                "request_handler",
+                LimitedRequestHandler.bind(
+                    ConnectionRegistry(limits), set(), threading.Lock(), log_output
+                ),
+            )
             app.run(
                 host=host,
                 port=port,
