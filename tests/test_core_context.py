@@ -223,3 +223,24 @@ def test_flask_login_current_user_in_handlers():
     http.get("/login")
     client = socketio.test_client(app, flask_test_client=http)
     assert client.emit("me", callback=True) == "u1"
+
+
+def test_each_event_gets_a_fresh_request_with_the_handshake_state():
+    app, socketio = make_app()
+    seen = []
+
+    @socketio.on("look")
+    def on_look():
+        seen.append(
+            (getattr(request, "note", None), request.args.get("token"), request.path, request.sid)
+        )
+        request.note = "set by the previous event"  # must not reach the next event
+        return request.event["message"]
+
+    client = socketio.test_client(app, query_string="token=abc")
+    assert client.emit("look", callback=True) == "look"
+    assert client.emit("look", callback=True) == "look"
+    assert seen[0] == seen[1]
+    note, token, path, sid = seen[0]
+    assert (note, token, sid) == (None, "abc", client.get_sid())
+    assert path.startswith("/socket.io")
