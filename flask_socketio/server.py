@@ -20,7 +20,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
-from . import ordering, transport
+from . import broadcast, ordering, transport
 from .engineio_server import EngineIOServer
 from .sio_protocol import ProtocolMixin
 
@@ -42,6 +42,8 @@ class Server(ProtocolMixin, socketio.Server):
         # do not have: theirs live here, per Engine.IO sid
         self._inprocess_sessions: dict[str, dict[str, Any]] = {}
         ordered = bool(options.pop(ordering.OPTION, False))
+        if options.get("client_manager") is None:  # single process: the tighter broadcast loop
+            options["client_manager"] = broadcast.Manager()
         super().__init__(**options)
         transport.install(self.eio)
         self.event_runner = ordering.EventRunner(self, ordered)
