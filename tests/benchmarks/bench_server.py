@@ -5,7 +5,8 @@ data) on a free loopback port, in its own process, and one Node socket.io-client
 generator (``loadgen/loadgen.js``, WebSocket transport) drives each in turn. Servers alternate
 within every round (the order rotates), and the table shows the median of the rounds and the
 ratios to upstream and to Node. Memory is the server process's RSS growth over 1,000 idle
-clients, divided by 1,000.
+clients, divided by 1,000. The server's CPU time per operation (from ``/proc``) is printed too:
+rates swing with whatever else the machine runs, CPU time per operation much less.
 
     python tests/benchmarks/bench_server.py [--rounds 3] [--servers project-gevent,upstream-gevent]
 
@@ -67,6 +68,14 @@ WORKLOADS = [
 ]
 IDLE_ROW = "memory per idle connection (KiB), 1,000 clients"
 ORDER_ROW = "broadcasts out of order (of 200,000 + 50,000)"
+#: workload -> row of the server process's CPU time (user + system) per operation of that
+#: workload, connecting its clients included; steadier than rates on a shared machine
+CPU_ROWS = {
+    "echo": "server CPU per acked echo (µs)",
+    "broadcast": "server CPU per broadcast delivery (µs)",
+    "rooms": "server CPU per room delivery (µs)",
+    "connects": "server CPU per connect + disconnect (µs)",
+}
 
 
 # -- the Python server (run as a subprocess, under this project or upstream) ---------------------
@@ -174,6 +183,11 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -239,12 +253,17 @@ def measure(server: Server) -> dict[str, float | None]:
         if workload == "latency" and latency is not None:
             results[row] = latency[key]
             continue
+        cpu_before = server.cpu_seconds()
         try:
             outcome = loadgen(workload, server.url, args)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             print(f"  {server.name}: {workload} failed: {exc}", file=sys.stderr, flush=True)
             results[row] = None
             continue
+        if workload in CPU_ROWS:
+            operations = outcome["rate"] * outcome["seconds"]
+            cpu = server.cpu_seconds() - cpu_before
+            results[CPU_ROWS[workload]] = cpu / operations * 1e6 if operations else None
         if workload == "latency":
             latency = outcome
         out_of_order += int(outcome.get("out_of_order", 0))
@@ -276,8 +295,9 @@ def run(names: list[str], rounds: int, upstream_python: str) -> dict[str, list[d
 
 def table(samples: dict[str, list[dict]]) -> str:
     """A Markdown table: medians per server, then ratios to upstream and to Node."""
-    rows = [w[0] for w in WORKLOADS] + [IDLE_ROW, ORDER_ROW]
+    rows = [w[0] for w in WORKLOADS] + [IDLE_ROW, ORDER_ROW, *CPU_ROWS.values()]
     lower_better = {w[0] for w in WORKLOADS if not w[5]} | {IDLE_ROW, ORDER_ROW}
+    lower_better |= set(CPU_ROWS.values())
     names = list(samples)
     medians = {
         name: {row: _median([s.get(row) for s in runs]) for row in rows}
