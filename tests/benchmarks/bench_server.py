@@ -102,6 +102,7 @@ def serve(mode: str, ordered: bool, profile: str | None = None) -> None:
             os._exit(0)
 
         signal.signal(signal.SIGTERM, dump)
+    _import_checkout(os.environ.get("PROJECT_CHECKOUT"))
     from flask import Flask
 
     from flask_socketio import SocketIO, emit, join_room
@@ -139,6 +140,25 @@ def serve(mode: str, ordered: bool, profile: str | None = None) -> None:
     handle.serve_forever()
 
 
+def _import_checkout(folder: str | None) -> None:
+    """Import ``flask_socketio`` from ``folder`` (a checkout) instead of the installed one.
+
+    An editable install's import hook takes precedence over ``PYTHONPATH``, so the package is
+    loaded from the folder explicitly; its submodules then come from the same folder.
+    """
+    if not folder:
+        return
+    import importlib.machinery
+    import importlib.util
+
+    spec = importlib.machinery.PathFinder.find_spec("flask_socketio", [folder])
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"no flask_socketio package in {folder}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["flask_socketio"] = module
+    spec.loader.exec_module(module)
+
+
 def _free_port() -> int:
     import socket
 
@@ -165,6 +185,7 @@ class Server:
         env = dict(os.environ)
         if name.startswith("project") and os.environ.get("PROJECT_PYTHONPATH"):
             env["PYTHONPATH"] = os.environ["PROJECT_PYTHONPATH"]
+            env["PROJECT_CHECKOUT"] = os.environ["PROJECT_PYTHONPATH"].split(os.pathsep)[0]
         self.name = name
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=HERE, env=env
