@@ -12,6 +12,7 @@ import inspect
 from typing import Any
 
 import flask
+import werkzeug.wrappers
 from flask import signals
 from flask.ctx import RequestContext
 from flask.globals import _cv_app, _cv_request
@@ -31,12 +32,14 @@ class ManagedSession(dict, SessionMixin):
 
 
 ADAPTER_KEY = "flask_socketio.url_adapter"
+REQUEST_STATE_KEY = "flask_socketio.request_state"
 
 # The fast path below mirrors RequestContext.__init__ of Flask 2.2 to 3.1; it is used only when
 # that constructor has the signature it was written against, else every event builds its own.
 _INIT_PARAMETERS = list(inspect.signature(RequestContext.__init__).parameters)
 _FAST_INIT = _INIT_PARAMETERS == ["self", "app", "environ", "request", "session"]
 _PRIVATE_SESSION = isinstance(getattr(RequestContext, "session", None), property)
+_WERKZEUG_REQUEST_INIT = werkzeug.wrappers.Request.__init__
 
 
 class EventContext(RequestContext):
@@ -62,8 +65,7 @@ class EventContext(RequestContext):
             return
         self.app = app
         if request is None:
-            request = app.request_class(environ)
-            request.json_module = app.json
+            request = _new_request(app, environ)
         self.request = request
         self.url_adapter = adapter
         self.flashes = None
@@ -113,6 +115,30 @@ class EventContext(RequestContext):
         else:
             request = self.request
             request.url_rule, request.view_args, request.routing_exception = cached
+
+
+def _new_request(app: flask.Flask, environ: dict) -> Any:
+    """A fresh request object for one event, as ``app.request_class(environ)`` builds it.
+
+    Werkzeug's constructor only derives attributes from the environ, which does not change
+    during a connection: the attributes of the connection's first request are kept and copied
+    into each new one. A request class with a constructor of its own is always called.
+    """
+    cls = app.request_class
+    state = environ.get(REQUEST_STATE_KEY)
+    if state is not None and state[0] is cls:
+        request = cls.__new__(cls)
+        request.__dict__.update(state[1])
+        request.environ = environ
+        environ["werkzeug.request"] = request
+        return request
+    request = cls(environ)
+    request.json_module = app.json
+    if cls.__init__ is _WERKZEUG_REQUEST_INIT:
+        attributes = dict(request.__dict__)
+        del attributes["environ"]  # set per request: no cycle through the environ
+        environ[REQUEST_STATE_KEY] = (cls, attributes)
+    return request
 
 
 def _has_receivers(signal: Any) -> bool:

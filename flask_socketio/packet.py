@@ -33,6 +33,10 @@ _decoder = _stdlib_json.JSONDecoder(parse_int=_eio_json._safe_int)
 _decode_json = _decoder.decode
 #: The decoder's scanner, called directly when the text is one JSON value and nothing else.
 _scan_json = _decoder.scan_once  # type: ignore[attr-defined]
+#: The same scanner with C integer parsing (no Python call per integer), for text that cannot
+#: hold an integer token over the guard's 100 characters: shorter than 101, or no such run.
+_scan_json_c_ints = _stdlib_json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_LONG_DIGITS = re.compile(r"-[0-9]{100}|[0-9]{101}")  # an integer token over 100 characters
 #: CPython's C encoder factory (None without the ``_json`` accelerator).
 _c_make_encoder = getattr(_json_encoder, "c_make_encoder", None)
 _encode_str = _json_encoder.encode_basestring_ascii
@@ -326,8 +330,9 @@ class FastPacket(Packet):
             self.id = int(ack_id)
         if rest:
             if self.json is _eio_json and rest[0] != "\ufeff":  # json.loads rejects a BOM
+                short_ints = len(rest) <= 100 or _LONG_DIGITS.search(rest) is None
                 try:
-                    data, end = _scan_json(rest, 0)
+                    data, end = (_scan_json_c_ints if short_ints else _scan_json)(rest, 0)
                 except StopIteration:  # leading whitespace or no value: decode() says which
                     data, end = _decode_json(rest), len(rest)
                 if end != len(rest):  # trailing whitespace or extra data: decode() decides

@@ -17,9 +17,10 @@ from typing import Any
 
 import flask
 import socketio
+from engineio import packet as eio_packet
 from socketio import packet
 
-from . import ordering, transport
+from . import broadcast, ordering, transport
 from .engineio_server import EngineIOServer
 from .sio_protocol import ProtocolMixin
 
@@ -41,6 +42,8 @@ class Server(ProtocolMixin, socketio.Server):
         # do not have: theirs live here, per Engine.IO sid
         self._inprocess_sessions: dict[str, dict[str, Any]] = {}
         ordered = bool(options.pop(ordering.OPTION, False))
+        if options.get("client_manager") is None:  # single process: the tighter broadcast loop
+            options["client_manager"] = broadcast.Manager()
         super().__init__(**options)
         transport.install(self.eio)
         self.event_runner = ordering.EventRunner(self, ordered)
@@ -107,21 +110,33 @@ class Server(ProtocolMixin, socketio.Server):
         self._handle_eio_disconnect(eio_sid, self.reason.CLIENT_DISCONNECT)
 
     def _send_packet(self, eio_sid: str, pkt: Any) -> None:
-        deliver = self._inprocess.get(eio_sid)
-        if deliver is None:
-            super()._send_packet(eio_sid, pkt)
-            return
         encoded = pkt.encode()
-        if isinstance(encoded, list):
-            for part in encoded:
+        sock = self.eio.sockets.get(eio_sid)
+        if sock is not None and not sock.closed:  # a network peer: what eio.send() would do
+            if isinstance(encoded, list):
+                for part in encoded:
+                    sock.send(eio_packet.Packet(eio_packet.MESSAGE, part))
+            else:
+                sock.send(eio_packet.Packet(eio_packet.MESSAGE, encoded))
+            return
+        deliver = self._inprocess.get(eio_sid)
+        parts = encoded if isinstance(encoded, list) else [encoded]
+        for part in parts:
+            if deliver is None:
+                self.eio.send(eio_sid, part)  # gone: python-engineio warns
+            else:
                 deliver(part)
-        else:
-            deliver(encoded)
 
     def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
+        """Hand ``eio_pkt`` to the recipient's socket: a broadcast passes the same packet object
+        to every recipient, so the transport frames it once (``transport.frame_for``)."""
+        sock = self.eio.sockets.get(eio_sid)
+        if sock is not None and not sock.closed:
+            sock.send(eio_pkt)
+            return
         deliver = self._inprocess.get(eio_sid)
         if deliver is None:
-            super()._send_eio_packet(eio_sid, eio_pkt)
+            super()._send_eio_packet(eio_sid, eio_pkt)  # gone: python-engineio warns
         else:
             deliver(eio_pkt.data)
 

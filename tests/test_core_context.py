@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flask_login
 import pytest
-from core_support import make_app
+from core_support import live_server, make_app
 from flask import request, session
 
 from flask_socketio import (
@@ -223,3 +223,106 @@ def test_flask_login_current_user_in_handlers():
     http.get("/login")
     client = socketio.test_client(app, flask_test_client=http)
     assert client.emit("me", callback=True) == "u1"
+
+
+def test_each_event_gets_a_fresh_request_with_the_handshake_state():
+    app, socketio = make_app()
+    seen = []
+
+    @socketio.on("look")
+    def on_look():
+        seen.append(
+            (getattr(request, "note", None), request.args.get("token"), request.path, request.sid)
+        )
+        request.note = "set by the previous event"  # must not reach the next event
+        return request.event["message"]
+
+    client = socketio.test_client(app, query_string="token=abc")
+    assert client.emit("look", callback=True) == "look"
+    assert client.emit("look", callback=True) == "look"
+    assert seen[0] == seen[1]
+    note, token, path, sid = seen[0]
+    assert (note, token, sid) == (None, "abc", client.get_sid())
+    assert path.startswith("/socket.io")
+
+
+def _broadcast_receipts(manager_class):
+    """Who receives what for a set of emits, the server's manager replaced by ``manager_class``."""
+    app, socketio = make_app()
+    socketio.server.manager = manager_class()
+    socketio.server.manager.set_server(socketio.server)
+    socketio.server.manager.initialize()
+
+    @socketio.on("join")
+    def on_join(*names):
+        for name in names:
+            join_room(name)
+        return request.sid
+
+    @socketio.on("fan")
+    def on_fan(to, skip, data):
+        socketio.emit("fanned", data, to=to, skip_sid=skip)
+
+    clients = [socketio.test_client(app) for _ in range(4)]
+    sids = [
+        clients[0].emit("join", "a", callback=True),
+        clients[1].emit("join", "a", "b", callback=True),
+        clients[2].emit("join", "b", callback=True),
+        clients[3].emit("join", callback=True),
+    ]
+    cases = [
+        (None, None, "everyone"),
+        ("a", None, {"to": "a"}),
+        (["a", "b"], None, ["rooms", 1]),
+        ("b", sids[1], "skip one"),
+        (None, [sids[0], sids[3]], "skip a list"),
+        ("nobody", None, "no such room"),
+        (sids[2], None, "one client by sid"),
+        ("a", None, {"binary": b"\x00\x01", "nested": [b"\xff"]}),
+    ]
+    for to, skip, data in cases:
+        clients[0].emit("fan", to, skip, data)
+    assert isinstance(socketio.server.manager, manager_class)
+    return [[(e["name"], e["args"]) for e in client.get_received()] for client in clients]
+
+
+def test_broadcast_manager_delivers_as_python_socketios_manager():
+    import socketio as socketio_pkg
+
+    from flask_socketio.broadcast import Manager
+
+    ours = _broadcast_receipts(Manager)
+    assert ours == _broadcast_receipts(socketio_pkg.Manager)
+    assert [len(received) for received in ours] == [4, 5, 5, 1]
+
+
+def test_broadcast_over_the_network_reaches_the_room_but_the_skipped():
+    import socketio as socketio_pkg
+
+    app, socketio = make_app()
+    assert type(socketio.server.manager).__module__ == "flask_socketio.broadcast"
+
+    @socketio.on("join")
+    def on_join(room):
+        join_room(room)
+        return request.sid
+
+    @socketio.on("fan")
+    def on_fan(data, skip):
+        emit("fanned", data, to="r", skip_sid=skip)
+
+    with live_server(app, socketio) as url:
+        clients = [socketio_pkg.SimpleClient() for _ in range(3)]
+        try:
+            for client in clients:
+                client.connect(url, transports=["websocket"], wait_timeout=5)
+            sids = [client.call("join", "r", timeout=5) for client in clients]
+            clients[0].emit("fan", ({"bin": b"\x01\x02", "n": 1}, sids[2]))
+            for client in clients[:2]:
+                assert client.receive(timeout=5) == ["fanned", {"bin": b"\x01\x02", "n": 1}]
+            clients[0].emit("fan", ("text", None))
+            for client in clients:
+                assert client.receive(timeout=5) == ["fanned", "text"]
+        finally:
+            for client in clients:
+                client.disconnect()

@@ -5,7 +5,8 @@ data) on a free loopback port, in its own process, and one Node socket.io-client
 generator (``loadgen/loadgen.js``, WebSocket transport) drives each in turn. Servers alternate
 within every round (the order rotates), and the table shows the median of the rounds and the
 ratios to upstream and to Node. Memory is the server process's RSS growth over 1,000 idle
-clients, divided by 1,000.
+clients, divided by 1,000. The server's CPU time per operation (from ``/proc``) is printed too:
+rates swing with whatever else the machine runs, CPU time per operation much less.
 
     python tests/benchmarks/bench_server.py [--rounds 3] [--servers project-gevent,upstream-gevent]
 
@@ -67,6 +68,14 @@ WORKLOADS = [
 ]
 IDLE_ROW = "memory per idle connection (KiB), 1,000 clients"
 ORDER_ROW = "broadcasts out of order (of 200,000 + 50,000)"
+#: workload -> row of the server process's CPU time (user + system) per operation of that
+#: workload, connecting its clients included; steadier than rates on a shared machine
+CPU_ROWS = {
+    "echo": "server CPU per acked echo (µs)",
+    "broadcast": "server CPU per broadcast delivery (µs)",
+    "rooms": "server CPU per room delivery (µs)",
+    "connects": "server CPU per connect + disconnect (µs)",
+}
 
 
 # -- the Python server (run as a subprocess, under this project or upstream) ---------------------
@@ -93,6 +102,7 @@ def serve(mode: str, ordered: bool, profile: str | None = None) -> None:
             os._exit(0)
 
         signal.signal(signal.SIGTERM, dump)
+    _import_checkout(os.environ.get("PROJECT_CHECKOUT"))
     from flask import Flask
 
     from flask_socketio import SocketIO, emit, join_room
@@ -130,6 +140,25 @@ def serve(mode: str, ordered: bool, profile: str | None = None) -> None:
     handle.serve_forever()
 
 
+def _import_checkout(folder: str | None) -> None:
+    """Import ``flask_socketio`` from ``folder`` (a checkout) instead of the installed one.
+
+    An editable install's import hook takes precedence over ``PYTHONPATH``, so the package is
+    loaded from the folder explicitly; its submodules then come from the same folder.
+    """
+    if not folder:
+        return
+    import importlib.machinery
+    import importlib.util
+
+    spec = importlib.machinery.PathFinder.find_spec("flask_socketio", [folder])
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"no flask_socketio package in {folder}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["flask_socketio"] = module
+    spec.loader.exec_module(module)
+
+
 def _free_port() -> int:
     import socket
 
@@ -156,6 +185,7 @@ class Server:
         env = dict(os.environ)
         if name.startswith("project") and os.environ.get("PROJECT_PYTHONPATH"):
             env["PYTHONPATH"] = os.environ["PROJECT_PYTHONPATH"]
+            env["PROJECT_CHECKOUT"] = os.environ["PROJECT_PYTHONPATH"].split(os.pathsep)[0]
         self.name = name
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=HERE, env=env
@@ -173,6 +203,11 @@ class Server:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -239,12 +274,17 @@ def measure(server: Server) -> dict[str, float | None]:
         if workload == "latency" and latency is not None:
             results[row] = latency[key]
             continue
+        cpu_before = server.cpu_seconds()
         try:
             outcome = loadgen(workload, server.url, args)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             print(f"  {server.name}: {workload} failed: {exc}", file=sys.stderr, flush=True)
             results[row] = None
             continue
+        if workload in CPU_ROWS:
+            operations = outcome["rate"] * outcome["seconds"]
+            cpu = server.cpu_seconds() - cpu_before
+            results[CPU_ROWS[workload]] = cpu / operations * 1e6 if operations else None
         if workload == "latency":
             latency = outcome
         out_of_order += int(outcome.get("out_of_order", 0))
@@ -276,8 +316,9 @@ def run(names: list[str], rounds: int, upstream_python: str) -> dict[str, list[d
 
 def table(samples: dict[str, list[dict]]) -> str:
     """A Markdown table: medians per server, then ratios to upstream and to Node."""
-    rows = [w[0] for w in WORKLOADS] + [IDLE_ROW, ORDER_ROW]
+    rows = [w[0] for w in WORKLOADS] + [IDLE_ROW, ORDER_ROW, *CPU_ROWS.values()]
     lower_better = {w[0] for w in WORKLOADS if not w[5]} | {IDLE_ROW, ORDER_ROW}
+    lower_better |= set(CPU_ROWS.values())
     names = list(samples)
     medians = {
         name: {row: _median([s.get(row) for s in runs]) for row in rows}

@@ -1,0 +1,86 @@
+"""The single-process client manager, with a broadcast loop that does only the sends.
+
+python-socketio's ``Manager.emit`` already encodes a broadcast once; per recipient it then goes
+through a generator, a list look-up for ``skip_sid`` and two server methods before the Engine.IO
+socket's ``send``. :class:`Manager` keeps the encoding and the order and hands the same
+Engine.IO packet object to each recipient's socket directly, so the transport can frame it
+once for everyone. Emits with a callback (one ack id per recipient) and recipients that are not
+open network sockets (in-process test clients, closing sessions) take the base class's path.
+
+Pinned against python-socketio 5.18's ``Manager.emit``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+from engineio import packet as eio_packet
+from socketio import packet
+
+
+class Manager(socketio.Manager):
+    """``socketio.Manager`` whose broadcasts cost one ``send`` call per recipient."""
+
+    def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Emit ``event`` to one client, a room, or everyone in ``namespace``."""
+        if callback:
+            super().emit(event, data, namespace, room, skip_sid, callback, to, **kwargs)
+            return
+        room = to or room
+        rooms = self.rooms.get(namespace)
+        if rooms is None:
+            return
+        if isinstance(data, tuple):  # several arguments; anything else is one argument
+            data = list(data)
+        elif data is not None:
+            data = [data]
+        else:
+            data = []
+        server = self.server
+        encoded = server.packet_class(
+            packet.EVENT, namespace=namespace, data=[event, *data]
+        ).encode()
+        if not isinstance(encoded, list):
+            encoded = [encoded]
+        eio_packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in encoded]
+        if hasattr(room, "__len__") and not isinstance(room, str):
+            participants = rooms[room[0]]._fwdm.copy() if room[0] in rooms else {}
+            for other in room[1:]:
+                participants.update(rooms[other]._fwdm if other in rooms else {})
+        else:
+            bidict = rooms.get(room)
+            if bidict is None:
+                return
+            participants = bidict._fwdm.copy()  # handlers may join or leave while we send
+        if skip_sid is not None:
+            skipped = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+            for sid in skipped:
+                try:
+                    participants.pop(sid, None)
+                except TypeError:  # unhashable: the base class's list test never matches it
+                    pass
+        sockets = server.eio.sockets
+        fallback = server._send_eio_packet
+        if len(eio_packets) == 1:
+            pkt = eio_packets[0]
+            for eio_sid in participants.values():
+                sock = sockets.get(eio_sid)
+                if sock is not None and not sock.closed:
+                    sock.send(pkt)
+                else:
+                    fallback(eio_sid, pkt)
+            return
+        for eio_sid in participants.values():
+            for pkt in eio_packets:
+                fallback(eio_sid, pkt)

@@ -1,0 +1,73 @@
+"""The greenlet pool that runs event handlers under gevent (``ordering.GreenletPool``).
+
+It must behave like ``gevent.spawn`` for a handler: a call that blocks does not hold up the
+others, each call starts with an empty ``contextvars`` context, a failing call is reported and
+does not stop the pool, and idle greenlets are reused up to the bound.
+"""
+
+from __future__ import annotations
+
+import contextvars
+
+import pytest
+
+gevent = pytest.importorskip("gevent")
+
+from flask_socketio.ordering import GreenletPool  # noqa: E402
+
+_marker: contextvars.ContextVar[int | None] = contextvars.ContextVar("marker", default=None)
+
+
+def _settle(seconds: float = 0.05) -> None:
+    gevent.sleep(seconds)
+
+
+def test_a_blocking_call_does_not_hold_up_the_next_ones() -> None:
+    pool = GreenletPool()
+    order: list[str] = []
+    pool.spawn(lambda: (gevent.sleep(0.05), order.append("slow")))
+    pool.spawn(order.append, "quick")
+    _settle(0.1)
+    assert order == ["quick", "slow"]
+
+
+def test_each_call_starts_with_an_empty_context_and_greenlets_are_reused() -> None:
+    pool = GreenletPool()
+    seen: list[tuple[int | None, object]] = []
+
+    def call(n: int) -> None:
+        seen.append((_marker.get(), gevent.getcurrent()))
+        _marker.set(n)
+
+    for n in range(20):
+        pool.spawn(call, n)
+        _settle(0.001)
+    assert [value for value, _ in seen] == [None] * 20
+    assert len({id(greenlet) for _, greenlet in seen}) == 1  # one greenlet, handed over
+
+
+def test_a_failing_call_is_reported_and_the_pool_goes_on() -> None:
+    pool = GreenletPool()
+    hub = gevent.get_hub()
+    reported: list[type] = []
+    original = hub.handle_error
+    hub.handle_error = lambda context, kind, value, tb: reported.append(kind)  # type: ignore[method-assign]
+    try:
+        pool.spawn(lambda: 1 / 0)
+        _settle()
+        done: list[int] = []
+        pool.spawn(done.append, 1)
+        _settle()
+    finally:
+        hub.handle_error = original  # type: ignore[method-assign]
+    assert reported == [ZeroDivisionError]
+    assert done == [1]
+    assert len(pool._idle) == 1
+
+
+def test_idle_greenlets_are_bounded() -> None:
+    pool = GreenletPool(max_idle=3)
+    for _ in range(10):
+        pool.spawn(gevent.sleep, 0.01)
+    _settle()
+    assert len(pool._idle) == 3
