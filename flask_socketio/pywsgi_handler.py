@@ -16,6 +16,7 @@ from typing import Any
 
 from gevent import pywsgi
 
+from . import request_headers
 from .pywsgi_limits import LimitsMixin
 from .transport import HIJACKED_KEY, SOCKET_KEY, Hijack
 
@@ -23,7 +24,11 @@ logger = logging.getLogger("flask_socketio")
 
 
 class TransportHandler(pywsgi.WSGIHandler):
-    """pywsgi's handler with ``TCP_NODELAY`` and WebSocket hand-over to the transport."""
+    """pywsgi's handler with ``TCP_NODELAY``, WebSocket hand-over to the transport and a lean
+    header parser (:mod:`.request_headers`)."""
+
+    def MessageClass(self, fp: Any, *args: Any) -> request_headers.RequestHeaders:  # noqa: N802
+        return request_headers.parse(fp)
 
     def handle(self) -> Any:
         try:
