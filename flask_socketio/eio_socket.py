@@ -33,8 +33,6 @@ from engineio import socket as eio_socket
 _CLIENT_TYPES = {packet.CLOSE, packet.PONG, packet.MESSAGE, packet.UPGRADE, packet.NOOP}
 #: WebSocket close codes (RFC 6455, section 7.4.1).
 NORMAL, PROTOCOL_ERROR, POLICY_VIOLATION, TOO_BIG = 1000, 1002, 1008, 1009
-#: gevent: the pause before the frames that queued up behind a first one (see _websocket_writer)
-WRITE_GAP = 0.001
 
 
 class ProtocolViolation(exceptions.EngineIOError):
@@ -77,6 +75,9 @@ class Socket(eio_socket.Socket):
 
     last_ping: float | None
     connected: bool
+    #: seconds between the session's first MESSAGE frame and the frames after it (see
+    #: :meth:`_websocket_writer`); paid once per WebSocket, only when the app has more to send
+    first_message_gap = 0.002
 
     def __init__(self, server: Any, sid: str) -> None:
         super().__init__(server, sid)
@@ -338,6 +339,24 @@ class Socket(eio_socket.Socket):
         return True
 
     def _websocket_writer(self, ws: Any) -> None:
+        """The session's one writer: every packet queued since it last woke goes out in one
+        write (the transport's ``send_packets``: one ``sendall``), so a lone emit leaves at
+        once and a burst costs one system call.
+
+        The first MESSAGE gets a write of its own and what follows waits
+        :attr:`first_message_gap`: socket.io's server never has two writes in flight (its
+        transport is not writable until the write callback), so the CONNECT answer and a
+        connect handler's emits reach the client apart; a client that reads one frame per
+        wake-up (the official suites' client drops the second frame of one read) needs that.
+        """
+        send_packets = getattr(ws, "send_packets", None)
+        if send_packets is None:  # python-engineio's own drivers: one send per packet
+
+            def send_packets(packets: list) -> None:
+                for pkt in packets:
+                    ws.send(pkt.encode())
+
+        first_message = True
         while True:
             try:
                 packets = self.poll()
@@ -345,16 +364,24 @@ class Socket(eio_socket.Socket):
                 break
             if not packets:
                 break
-            frames = [pkt.encode() for pkt in packets if pkt.packet_type != packet.NOOP]
+            batch = [pkt for pkt in packets if pkt.packet_type != packet.NOOP]
+            rest: list = []
+            gap = False
+            if first_message:
+                index = next(
+                    (i for i, pkt in enumerate(batch) if pkt.packet_type == packet.MESSAGE), None
+                )
+                if index is not None:
+                    first_message, gap = False, True
+                    batch, rest = batch[: index + 1], batch[index + 1 :]
             try:
-                for index, frame in enumerate(frames):
-                    if index == 1 and self.server.async_mode == "gevent":
-                        # like socket.io's server: the first frame goes at once, what queued up
-                        # behind it once that write is done, so a client does not get both in
-                        # one read (the official suite's client then drops the second)
-                        self.server.sleep(WRITE_GAP)
-                    ws.send(frame)
-            except Exception:
+                if batch:
+                    send_packets(batch)
+                if gap:  # what queues up meanwhile goes in the next write
+                    self.server.sleep(self.first_message_gap)
+                    if rest:
+                        send_packets(rest)
+            except Exception:  # the connection broke: the reader sees it too and ends
                 break
         _close_websocket(ws, self.close_code)
 

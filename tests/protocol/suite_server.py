@@ -21,7 +21,7 @@ from typing import Any  # noqa: E402
 
 from flask import Flask  # noqa: E402
 
-from flask_socketio import SocketIO, emit  # noqa: E402
+from flask_socketio import SocketIO, emit, transport  # noqa: E402
 from flask_socketio.serving import make_server  # noqa: E402
 
 LIMITS = {"max_http_buffer_size": 1_000_000, "cors_allowed_origins": "*"}
@@ -71,6 +71,8 @@ def engineio_app(mode: str, interval: float, timeout: float) -> tuple[Flask, Soc
     eio = server._engineio_server_class()(
         async_mode=mode, ping_interval=interval, ping_timeout=timeout, **LIMITS
     )
+
+    transport.install(eio)  # the WebSocket transport a SocketIO server gets
 
     @eio.on("message")
     def echo(sid: str, data: Any) -> None:
