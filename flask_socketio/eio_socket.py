@@ -51,6 +51,16 @@ class RequestRefused(Exception):
     """Refuse this one request with 400 and leave the session as it is."""
 
 
+class WSGIResponse:
+    """What a WebSocket request returned for the web server (a handshake refusal's body, or
+    nothing after a session): passed through as it is, never encoded as polling packets."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+
 def decode_packet(encoded: Any) -> packet.Packet:
     """Decode one packet a client sent, raising :class:`ProtocolViolation` when malformed."""
     try:
@@ -75,9 +85,9 @@ class Socket(eio_socket.Socket):
 
     last_ping: float | None
     connected: bool
-    #: seconds between the session's first MESSAGE frame and the frames after it (see
-    #: :meth:`_websocket_writer`); paid once per WebSocket, only when the app has more to send
-    first_message_gap = 0.002
+    #: seconds between a Socket.IO CONNECT answer and the frames after it (see
+    #: :meth:`_websocket_writer`); paid once per namespace connected, never by other emits
+    connect_gap = 0.01
 
     def __init__(self, server: Any, sid: str) -> None:
         super().__init__(server, sid)
@@ -187,7 +197,8 @@ class Socket(eio_socket.Socket):
         connections = [s.strip() for s in environ.get("HTTP_CONNECTION", "").lower().split(",")]
         transport = environ.get("HTTP_UPGRADE", "").lower()
         if "upgrade" in connections and transport in self.upgrade_protocols:
-            return getattr(self, "_upgrade_" + transport)(environ, start_response)
+            upgraded = getattr(self, "_upgrade_" + transport)(environ, start_response)
+            return upgraded if isinstance(upgraded, dict) else WSGIResponse(upgraded)
         if self.ping_overdue():
             self.fail(None, self.server.reason.PING_TIMEOUT)
             raise RequestRefused("Ping timeout")
@@ -197,7 +208,7 @@ class Socket(eio_socket.Socket):
             self.fail(ProtocolViolation("overlapping polling GET"), abort=False)
             raise RequestRefused("Overlapping GET request")
         try:
-            if self.upgrading or self.upgraded:
+            if self._websocket_claimed or self.upgrading or self.upgraded:
                 return self._poll_during_upgrade()
             try:
                 packets = self.poll()
@@ -213,9 +224,16 @@ class Socket(eio_socket.Socket):
 
     def _poll_during_upgrade(self) -> list:
         """A GET while a WebSocket upgrades: 400 once the upgrade completes (within the 100 ms
-        socket.io's server takes to end such a poll), else a noop for the client to stop polling."""
+        socket.io's server takes to end such a poll), else a noop for the client to stop polling.
+
+        The upgrade counts from the WebSocket's request, not from its probe: a GET racing the
+        probe (the client sent ``2probe`` and ``5`` and then polled) must not take a packet."""
         deadline = time.monotonic() + 0.1
-        while self.upgrading and time.monotonic() < deadline:
+        while (
+            not self.upgraded
+            and (self.upgrading or self._websocket_claimed)
+            and time.monotonic() < deadline
+        ):
             self.server.sleep(0.005)
         if self.upgraded:
             raise RequestRefused("The session was upgraded to a WebSocket")
@@ -257,11 +275,11 @@ class Socket(eio_socket.Socket):
     # -- WebSocket -------------------------------------------------------------------------
 
     def _upgrade_websocket(self, environ: dict, start_response: Any) -> Any:
-        with self._claim:
-            refused, self._websocket_claimed = self._websocket_claimed, True
         websocket_class = self.server._async["websocket"]
         if websocket_class is None:
             return self.server._bad_request()
+        with self._claim:
+            refused, self._websocket_claimed = self._websocket_claimed, True
         if refused or self.upgraded or self.closed:
             # accepted then closed at once (1008), as socket.io's server does: the session goes on
             ws = environ.get("wsgi.websocket")  # gevent-websocket upgraded before the app ran
@@ -269,7 +287,12 @@ class Socket(eio_socket.Socket):
                 _close_websocket(ws, POLICY_VIOLATION)
                 return []
             return websocket_class(_refuse, self.server)(environ, start_response)
-        return websocket_class(self._websocket_handler, self.server)(environ, start_response)
+        try:
+            return websocket_class(self._websocket_handler, self.server)(environ, start_response)
+        finally:
+            if not self.upgraded:  # the handshake or the probe failed: polling goes on
+                with self._claim:
+                    self._websocket_claimed = False
 
     def _websocket_handler(self, ws: Any) -> list:
         limit = self.server.max_http_buffer_size
@@ -286,7 +309,7 @@ class Socket(eio_socket.Socket):
                 sock.settimeout(self.server.ping_interval + self.server.ping_timeout)
         if self.connected:
             if not self._upgrade(ws, receive):
-                with self._claim:
+                with self._claim:  # at once: the transport may still drain the socket a while
                     self._websocket_claimed = False
                 return []
         else:
@@ -343,11 +366,11 @@ class Socket(eio_socket.Socket):
         write (the transport's ``send_packets``: one ``sendall``), so a lone emit leaves at
         once and a burst costs one system call.
 
-        The first MESSAGE gets a write of its own and what follows waits
-        :attr:`first_message_gap`: socket.io's server never has two writes in flight (its
-        transport is not writable until the write callback), so the CONNECT answer and a
-        connect handler's emits reach the client apart; a client that reads one frame per
-        wake-up (the official suites' client drops the second frame of one read) needs that.
+        A Socket.IO CONNECT answer ends its write and what follows waits :attr:`connect_gap`:
+        socket.io's server never has two writes in flight (its transport is not writable until
+        the write callback), so the CONNECT answer and a connect handler's emits reach the
+        client apart, and a client that reads one frame per wake-up (the official suites'
+        client drops the second frame of one read) relies on that.
         """
         send_packets = getattr(ws, "send_packets", None)
         if send_packets is None:  # python-engineio's own drivers: one send per packet
@@ -356,7 +379,6 @@ class Socket(eio_socket.Socket):
                 for pkt in packets:
                     ws.send(pkt.encode())
 
-        first_message = True
         while True:
             try:
                 packets = self.poll()
@@ -364,26 +386,26 @@ class Socket(eio_socket.Socket):
                 break
             if not packets:
                 break
-            batch = [pkt for pkt in packets if pkt.packet_type != packet.NOOP]
-            rest: list = []
-            gap = False
-            if first_message:
-                index = next(
-                    (i for i, pkt in enumerate(batch) if pkt.packet_type == packet.MESSAGE), None
-                )
-                if index is not None:
-                    first_message, gap = False, True
-                    batch, rest = batch[: index + 1], batch[index + 1 :]
             try:
+                batch: list = []
+                for pkt in packets:
+                    if pkt.packet_type == packet.NOOP:
+                        continue
+                    batch.append(pkt)
+                    if _opens_namespace(pkt):  # what queues up meanwhile goes in a later write
+                        send_packets(batch)
+                        batch = []
+                        self.server.sleep(self.connect_gap)
                 if batch:
                     send_packets(batch)
-                if gap:  # what queues up meanwhile goes in the next write
-                    self.server.sleep(self.first_message_gap)
-                    if rest:
-                        send_packets(rest)
             except Exception:  # the connection broke: the reader sees it too and ends
                 break
         _close_websocket(ws, self.close_code)
+
+
+def _opens_namespace(pkt: packet.Packet) -> bool:
+    """Whether an Engine.IO packet carries a Socket.IO CONNECT answer (``0`` + namespace)."""
+    return pkt.packet_type == packet.MESSAGE and type(pkt.data) is str and pkt.data[:1] == "0"
 
 
 def _refuse(ws: Any) -> list:

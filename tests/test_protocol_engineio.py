@@ -14,6 +14,7 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from protocol_support import CLOSED, LONG, SHORT, serve
 
 MESSAGE = '42["message","hi"]'
@@ -269,6 +270,37 @@ def test_a_pending_get_is_ended_by_the_probe(server):
     ws = _upgrade(server, sid)
     pending.join(5)
     assert result["get"].text == "6"
+    ws.send("5")
+    ws.send(MESSAGE)
+    assert ws.next() == ECHO
+    ws.close()
+
+
+def test_a_get_racing_the_probe_is_refused_once_the_upgrade_is_done(server):
+    """A GET sent right after ``2probe`` and ``5`` (before the server read them) takes nothing
+    from the session: the upgrade counts from the WebSocket's request."""
+    sid = server.connect_socketio("polling")
+    for _ in range(5):  # the race is won sometimes either way: try it a few times
+        ws = server.websocket(sid)
+        ws.send("2probe")
+        ws.send("5")
+        assert server.get(sid).status_code == 400
+        assert ws.next() == "3probe"
+        ws.send(MESSAGE)
+        assert ws.next() == ECHO
+        ws.close()
+        sid = server.connect_socketio("polling")
+
+
+def test_a_websocket_refused_at_its_handshake_leaves_the_session_upgradable(server):
+    sid = server.connect_socketio("polling")
+    query = {"EIO": "4", "transport": "websocket", "sid": sid}
+    headers = {"Connection": "Upgrade", "Upgrade": "websocket"}  # no Sec-WebSocket-Key
+    refused = requests.get(server.url, params=query, headers=headers, timeout=10)
+    assert refused.status_code == 400
+    assert server.post(sid, MESSAGE).text == "ok"
+    assert server.poll(sid) == [ECHO]  # polling goes on, with no delay from a stale upgrade
+    ws = _upgrade(server, sid)
     ws.send("5")
     ws.send(MESSAGE)
     assert ws.next() == ECHO
