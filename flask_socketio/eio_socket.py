@@ -21,6 +21,8 @@ longer used). What changes, and why:
 
 from __future__ import annotations
 
+import logging
+import queue
 import struct
 import threading
 import time
@@ -31,6 +33,7 @@ from engineio import socket as eio_socket
 
 #: Engine.IO packet types a v4 client may send on an open session (PING only as the probe).
 _CLIENT_TYPES = {packet.CLOSE, packet.PONG, packet.MESSAGE, packet.UPGRADE, packet.NOOP}
+MESSAGE_TYPE, NOOP_TYPE = packet.MESSAGE, packet.NOOP
 #: WebSocket close codes (RFC 6455, section 7.4.1).
 NORMAL, PROTOCOL_ERROR, POLICY_VIOLATION, TOO_BIG = 1000, 1002, 1008, 1009
 
@@ -59,6 +62,14 @@ class WSGIResponse:
 
     def __init__(self, body: Any) -> None:
         self.body = body
+
+
+class _ThreadQueue(queue.SimpleQueue):
+    """threading: the C queue, with no Python-level lock and condition on every put and get
+    (python-engineio's ``queue.Queue``); nothing ever joins a session's queue."""
+
+    def task_done(self) -> None:
+        """Nothing to count: the session never waits for its queue to drain."""
 
 
 def decode_packet(encoded: Any) -> packet.Packet:
@@ -91,6 +102,8 @@ class Socket(eio_socket.Socket):
 
     def __init__(self, server: Any, sid: str) -> None:
         super().__init__(server, sid)
+        if server.async_mode == "threading":
+            self.queue = _ThreadQueue()
         self._claim = threading.Lock()  # guards the two flags below (a gevent lock when patched)
         self._polling = False  # a GET is waiting for packets
         self._websocket_claimed = False  # a WebSocket is upgrading or carrying the session
@@ -169,6 +182,22 @@ class Socket(eio_socket.Socket):
         # a ping not sent yet (its task woke up late) counts from when it was due
         due = self.last_ping or self._next_ping
         return bool(due) and time.time() - due >= self.server.ping_timeout
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(self, pkt: packet.Packet) -> None:
+        """Queue a packet for the session's writer (a GET, or the WebSocket writer task).
+
+        A broadcast calls this once per recipient with the same packet, so it is only a put
+        (and the writer's wake-up); the per-packet log line is formatted only when enabled.
+        """
+        if not self.check_ping_timeout():
+            return
+        self.queue.put(pkt)
+        logger = self.server.logger
+        if logger.isEnabledFor(logging.INFO):
+            data = pkt.data if not isinstance(pkt.data, (bytes, bytearray)) else "<binary>"
+            logger.info("%s: Sending packet %s data %s", self.sid, pkt.packet_type, data)
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -389,10 +418,13 @@ class Socket(eio_socket.Socket):
             try:
                 batch: list = []
                 for pkt in packets:
-                    if pkt.packet_type == packet.NOOP:
+                    kind = pkt.packet_type
+                    if kind == NOOP_TYPE:
                         continue
                     batch.append(pkt)
-                    if _opens_namespace(pkt):  # what queues up meanwhile goes in a later write
+                    # a Socket.IO CONNECT answer ("0" + namespace): inline, it is on every
+                    # packet's path; what queues up during the gap goes in a later write
+                    if kind == MESSAGE_TYPE and type(pkt.data) is str and pkt.data[:1] == "0":
                         send_packets(batch)
                         batch = []
                         self.server.sleep(self.connect_gap)
@@ -401,11 +433,6 @@ class Socket(eio_socket.Socket):
             except Exception:  # the connection broke: the reader sees it too and ends
                 break
         _close_websocket(ws, self.close_code)
-
-
-def _opens_namespace(pkt: packet.Packet) -> bool:
-    """Whether an Engine.IO packet carries a Socket.IO CONNECT answer (``0`` + namespace)."""
-    return pkt.packet_type == packet.MESSAGE and type(pkt.data) is str and pkt.data[:1] == "0"
 
 
 def _refuse(ws: Any) -> list:

@@ -212,7 +212,7 @@ class WebSocketTransport:
         else:
             self._write(_frame(0x82, bytes(message)))
 
-    def close(self, code: int = CloseCode.NORMAL_CLOSURE) -> None:
+    def close(self, code: int = 1000) -> None:
         """Start the closing handshake (code 1000 unless told) and stop writing."""
         protocol = self._protocol
         if protocol is None or self._closed:
