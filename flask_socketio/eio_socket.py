@@ -154,14 +154,13 @@ class Socket(eio_socket.Socket):
         if first is None:
             return []
         packets = [first]
-        while True:
-            try:
-                pkt = self.queue.get(block=False)
-            except queue_empty:
-                break
-            self.queue.task_done()
+        # what is counted is there (one consumer at a time): no exception ends the drain
+        get, done = self.queue.get_nowait, self.queue.task_done
+        for _ in range(self.queue.qsize()):
+            pkt = get()
+            done()
             if pkt is None:
-                self.queue.put(None)
+                self.queue.put(None)  # the end stays for whoever polls next
                 break
             packets.append(pkt)
         return packets
