@@ -405,7 +405,9 @@ class Socket(eio_socket.Socket):
 
             def send_packets(packets: list) -> None:
                 for pkt in packets:
-                    ws.send(pkt.encode())
+                    encoded = pkt.encode()
+                    # simple-websocket sends anything but bytes as text (a bytearray's repr)
+                    ws.send(encoded if isinstance(encoded, (str, bytes)) else bytes(encoded))
 
         while True:
             try:

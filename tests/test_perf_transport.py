@@ -101,6 +101,17 @@ def test_a_failing_handler_writes_no_http_into_the_stream(server: Any) -> None:
     ws.close()
 
 
+def test_a_bytearray_from_a_handler_is_a_binary_attachment(server: Any) -> None:
+    ws = RawWebSocket(server.url)
+    ws.connect_namespace()
+    ws.send_frame(b'42["blob"]')
+    assert ws.frame() == (1, b'451-["blob",{"_placeholder":true,"num":0}]')
+    assert ws.frame() == (2, b"\x01\x02\x03")
+    ws.send_frame(b'421["echo","still up"]')
+    assert ws.message() == b'431["still up"]'
+    ws.close()
+
+
 def test_a_broadcast_packet_is_framed_once() -> None:
     from engineio import packet as eio_packet
 

@@ -31,6 +31,10 @@ def create_app(async_mode: str = "threading") -> Flask:
         server = socketio.server
         server.eio.disconnect(server.manager.eio_sid_from_sid(request.sid, "/"))
 
+    @socketio.on("blob")
+    def on_blob() -> None:
+        emit("blob", bytearray(b"\x01\x02\x03"))
+
     @socketio.on("boom")
     def on_boom() -> None:
         raise RuntimeError("handler failed")
