@@ -99,6 +99,10 @@ class Socket(eio_socket.Socket):
     #: seconds between a Socket.IO CONNECT answer and the frames after it (see
     #: :meth:`_websocket_writer`); paid once per namespace connected, never by other emits
     connect_gap = 0.01
+    #: seconds between the WebSocket handshake response (101) and the Engine.IO OPEN packet of
+    #: a session that starts on a WebSocket: a client that dispatches the rest of the 101's
+    #: read before its ``open`` listeners run (the official suites' client) would lose it
+    open_gap = 0.01
 
     def __init__(self, server: Any, sid: str) -> None:
         super().__init__(server, sid)
@@ -335,6 +339,7 @@ class Socket(eio_socket.Socket):
             sock = getattr(ws, attr, None)
             if sock is not None and hasattr(sock, "settimeout"):
                 sock.settimeout(self.server.ping_interval + self.server.ping_timeout)
+        opened = not self.connected  # the session began on this WebSocket: OPEN is queued
         if self.connected:
             if not self._upgrade(ws, receive):
                 with self._claim:  # at once: the transport may still drain the socket a while
@@ -343,7 +348,7 @@ class Socket(eio_socket.Socket):
         else:
             self.connected = True
             self.upgraded = True
-        writer_task = self.server.start_background_task(self._websocket_writer, ws)
+        writer_task = self.server.start_background_task(self._websocket_writer, ws, opened)
         reason = self.server.reason.TRANSPORT_CLOSE
         while True:
             try:
@@ -389,7 +394,7 @@ class Socket(eio_socket.Socket):
         self.upgrading = False
         return True
 
-    def _websocket_writer(self, ws: Any) -> None:
+    def _websocket_writer(self, ws: Any, opened: bool = False) -> None:
         """The session's one writer: every packet queued since it last woke goes out in one
         write (the transport's ``send_packets``: one ``sendall``), so a lone emit leaves at
         once and a burst costs one system call.
@@ -409,6 +414,8 @@ class Socket(eio_socket.Socket):
                     # simple-websocket sends anything but bytes as text (a bytearray's repr)
                     ws.send(encoded if isinstance(encoded, (str, bytes)) else bytes(encoded))
 
+        if opened and self.open_gap:
+            self.server.sleep(self.open_gap)  # the handshake response goes in a read of its own
         while True:
             try:
                 packets = self.poll()

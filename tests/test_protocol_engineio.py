@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from protocol_support import CLOSED, LONG, SHORT, serve
+from protocol_support import CLOSED, LONG, SHORT, RawWebSocket, serve
+
+from flask_socketio import eio_socket
 
 MESSAGE = '42["message","hi"]'
 ECHO = '42["message-back","hi"]'
@@ -52,6 +54,18 @@ def test_handshake_advertises_the_heartbeat_in_milliseconds(short_server):
         assert (handshake["pingInterval"], handshake["pingTimeout"]) == (300, 200)
         assert handshake["upgrades"] == upgrades
         assert handshake["maxPayload"] == 1_000_000
+
+
+def test_the_open_packet_comes_after_the_websocket_handshake_response(server, monkeypatch):
+    """A session opened on a WebSocket: the 101 response has a read of its own, the OPEN
+    packet follows (a client dispatching the rest of that read before its ``open``
+    listeners run, like the official suites', would lose the OPEN)."""
+    monkeypatch.setattr(eio_socket.Socket, "open_gap", 0.2)  # wide: a loaded machine
+    ws = RawWebSocket(server.base)  # reads the 101, then the OPEN packet
+    assert ws.with_handshake == b""
+    ws.send_frame(b"40")
+    assert ws.message().startswith(b"40{")
+    ws.close()
 
 
 @pytest.mark.parametrize(

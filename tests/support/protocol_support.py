@@ -197,6 +197,8 @@ class RawWebSocket:
             self.buffer += self._recv()
         head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 101"), head
+        #: what came in the handshake response's read, after it
+        self.with_handshake = self.buffer
         opcode, payload = self.frame()
         assert opcode == 1 and payload.startswith(b"0{"), payload  # Engine.IO OPEN
 
