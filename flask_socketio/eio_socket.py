@@ -1,9 +1,15 @@
 """An Engine.IO session that follows the v4 protocol where python-engineio's ``Socket`` does not.
 
-Pinned against python-engineio 4.15; it overrides ``Socket.handle_get_request``,
+Pinned against python-engineio 4.15; it overrides ``Socket.send``, ``handle_get_request``,
 ``handle_post_request``, ``receive``, ``close``, ``poll``, ``schedule_ping``,
-``check_ping_timeout``, ``_upgrade_websocket`` and ``_websocket_handler`` (``_send_ping`` is no
-longer used). What changes, and why:
+``check_ping_timeout``, ``_upgrade_websocket``, ``_websocket_handler`` and
+``_websocket_writer`` (``_send_ping`` is no longer used). What changes, and why:
+
+- one writer per WebSocket session: each wake-up's packets go to the transport in one write;
+  a Socket.IO CONNECT answer ends its write and the frames after it wait ``connect_gap``, and
+  a session opened on a WebSocket sends its OPEN ``open_gap`` after the 101 (clients that
+  dispatch one read at a time would lose a frame otherwise, as socket.io's server never has
+  two writes in flight); threading sessions queue on the C ``SimpleQueue``;
 
 - every request is answered and released: a POST that is too large or malformed gets 400 and
   closes the session without waiting for a GET (python-engineio's ``close(wait=True)`` waited for
