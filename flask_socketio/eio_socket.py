@@ -1,9 +1,15 @@
 """An Engine.IO session that follows the v4 protocol where python-engineio's ``Socket`` does not.
 
-Pinned against python-engineio 4.15; it overrides ``Socket.handle_get_request``,
+Pinned against python-engineio 4.15; it overrides ``Socket.send``, ``handle_get_request``,
 ``handle_post_request``, ``receive``, ``close``, ``poll``, ``schedule_ping``,
-``check_ping_timeout``, ``_upgrade_websocket`` and ``_websocket_handler`` (``_send_ping`` is no
-longer used). What changes, and why:
+``check_ping_timeout``, ``_upgrade_websocket``, ``_websocket_handler`` and
+``_websocket_writer`` (``_send_ping`` is no longer used). What changes, and why:
+
+- one writer per WebSocket session: each wake-up's packets go to the transport in one write;
+  a Socket.IO CONNECT answer ends its write and the frames after it wait ``connect_gap``, and
+  a session opened on a WebSocket sends its OPEN ``open_gap`` after the 101 (clients that
+  dispatch one read at a time would lose a frame otherwise, as socket.io's server never has
+  two writes in flight); threading sessions queue on the C ``SimpleQueue``;
 
 - every request is answered and released: a POST that is too large or malformed gets 400 and
   closes the session without waiting for a GET (python-engineio's ``close(wait=True)`` waited for
@@ -21,6 +27,8 @@ longer used). What changes, and why:
 
 from __future__ import annotations
 
+import logging
+import queue
 import struct
 import threading
 import time
@@ -31,10 +39,9 @@ from engineio import socket as eio_socket
 
 #: Engine.IO packet types a v4 client may send on an open session (PING only as the probe).
 _CLIENT_TYPES = {packet.CLOSE, packet.PONG, packet.MESSAGE, packet.UPGRADE, packet.NOOP}
+MESSAGE_TYPE, NOOP_TYPE = packet.MESSAGE, packet.NOOP
 #: WebSocket close codes (RFC 6455, section 7.4.1).
 NORMAL, PROTOCOL_ERROR, POLICY_VIOLATION, TOO_BIG = 1000, 1002, 1008, 1009
-#: gevent: the pause before the frames that queued up behind a first one (see _websocket_writer)
-WRITE_GAP = 0.001
 
 
 class ProtocolViolation(exceptions.EngineIOError):
@@ -51,6 +58,24 @@ class PayloadTooLarge(ProtocolViolation):
 
 class RequestRefused(Exception):
     """Refuse this one request with 400 and leave the session as it is."""
+
+
+class WSGIResponse:
+    """What a WebSocket request returned for the web server (a handshake refusal's body, or
+    nothing after a session): passed through as it is, never encoded as polling packets."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+
+class _ThreadQueue(queue.SimpleQueue):
+    """threading: the C queue, with no Python-level lock and condition on every put and get
+    (python-engineio's ``queue.Queue``); nothing ever joins a session's queue."""
+
+    def task_done(self) -> None:
+        """Nothing to count: the session never waits for its queue to drain."""
 
 
 def decode_packet(encoded: Any) -> packet.Packet:
@@ -77,9 +102,18 @@ class Socket(eio_socket.Socket):
 
     last_ping: float | None
     connected: bool
+    #: seconds between a Socket.IO CONNECT answer and the frames after it (see
+    #: :meth:`_websocket_writer`); paid once per namespace connected, never by other emits
+    connect_gap = 0.01
+    #: seconds between the WebSocket handshake response (101) and the Engine.IO OPEN packet of
+    #: a session that starts on a WebSocket: a client that dispatches the rest of the 101's
+    #: read before its ``open`` listeners run (the official suites' client) would lose it
+    open_gap = 0.01
 
     def __init__(self, server: Any, sid: str) -> None:
         super().__init__(server, sid)
+        if server.async_mode == "threading":
+            self.queue = _ThreadQueue()
         self._claim = threading.Lock()  # guards the two flags below (a gevent lock when patched)
         self._polling = False  # a GET is waiting for packets
         self._websocket_claimed = False  # a WebSocket is upgrading or carrying the session
@@ -130,14 +164,13 @@ class Socket(eio_socket.Socket):
         if first is None:
             return []
         packets = [first]
-        while True:
-            try:
-                pkt = self.queue.get(block=False)
-            except queue_empty:
-                break
-            self.queue.task_done()
+        # what is counted is there (one consumer at a time): no exception ends the drain
+        get, done = self.queue.get_nowait, self.queue.task_done
+        for _ in range(self.queue.qsize()):
+            pkt = get()
+            done()
             if pkt is None:
-                self.queue.put(None)
+                self.queue.put(None)  # the end stays for whoever polls next
                 break
             packets.append(pkt)
         return packets
@@ -158,6 +191,22 @@ class Socket(eio_socket.Socket):
         # a ping not sent yet (its task woke up late) counts from when it was due
         due = self.last_ping or self._next_ping
         return bool(due) and time.time() - due >= self.server.ping_timeout
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(self, pkt: packet.Packet) -> None:
+        """Queue a packet for the session's writer (a GET, or the WebSocket writer task).
+
+        A broadcast calls this once per recipient with the same packet, so it is only a put
+        (and the writer's wake-up); the per-packet log line is formatted only when enabled.
+        """
+        if not self.check_ping_timeout():
+            return
+        self.queue.put(pkt)
+        logger = self.server.logger
+        if logger.isEnabledFor(logging.INFO):
+            data = pkt.data if not isinstance(pkt.data, (bytes, bytearray)) else "<binary>"
+            logger.info("%s: Sending packet %s data %s", self.sid, pkt.packet_type, data)
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -186,7 +235,8 @@ class Socket(eio_socket.Socket):
         connections = [s.strip() for s in environ.get("HTTP_CONNECTION", "").lower().split(",")]
         transport = environ.get("HTTP_UPGRADE", "").lower()
         if "upgrade" in connections and transport in self.upgrade_protocols:
-            return getattr(self, "_upgrade_" + transport)(environ, start_response)
+            upgraded = getattr(self, "_upgrade_" + transport)(environ, start_response)
+            return upgraded if isinstance(upgraded, dict) else WSGIResponse(upgraded)
         if self.ping_overdue():
             self.fail(None, self.server.reason.PING_TIMEOUT)
             raise RequestRefused("Ping timeout")
@@ -196,7 +246,7 @@ class Socket(eio_socket.Socket):
             self.fail(ProtocolViolation("overlapping polling GET"), abort=False)
             raise RequestRefused("Overlapping GET request")
         try:
-            if self.upgrading or self.upgraded:
+            if self._websocket_claimed or self.upgrading or self.upgraded:
                 return self._poll_during_upgrade()
             try:
                 packets = self.poll()
@@ -212,9 +262,16 @@ class Socket(eio_socket.Socket):
 
     def _poll_during_upgrade(self) -> list:
         """A GET while a WebSocket upgrades: 400 once the upgrade completes (within the 100 ms
-        socket.io's server takes to end such a poll), else a noop for the client to stop polling."""
+        socket.io's server takes to end such a poll), else a noop for the client to stop polling.
+
+        The upgrade counts from the WebSocket's request, not from its probe: a GET racing the
+        probe (the client sent ``2probe`` and ``5`` and then polled) must not take a packet."""
         deadline = time.monotonic() + 0.1
-        while self.upgrading and time.monotonic() < deadline:
+        while (
+            not self.upgraded
+            and (self.upgrading or self._websocket_claimed)
+            and time.monotonic() < deadline
+        ):
             self.server.sleep(0.005)
         if self.upgraded:
             raise RequestRefused("The session was upgraded to a WebSocket")
@@ -256,11 +313,11 @@ class Socket(eio_socket.Socket):
     # -- WebSocket -------------------------------------------------------------------------
 
     def _upgrade_websocket(self, environ: dict, start_response: Any) -> Any:
-        with self._claim:
-            refused, self._websocket_claimed = self._websocket_claimed, True
         websocket_class = self.server._async["websocket"]
         if websocket_class is None:
             return self.server._bad_request()
+        with self._claim:
+            refused, self._websocket_claimed = self._websocket_claimed, True
         if refused or self.upgraded or self.closed:
             # accepted then closed at once (1008), as socket.io's server does: the session goes on
             ws = environ.get("wsgi.websocket")  # gevent-websocket upgraded before the app ran
@@ -268,7 +325,12 @@ class Socket(eio_socket.Socket):
                 _close_websocket(ws, POLICY_VIOLATION)
                 return []
             return websocket_class(_refuse, self.server)(environ, start_response)
-        return websocket_class(self._websocket_handler, self.server)(environ, start_response)
+        try:
+            return websocket_class(self._websocket_handler, self.server)(environ, start_response)
+        finally:
+            if not self.upgraded:  # the handshake or the probe failed: polling goes on
+                with self._claim:
+                    self._websocket_claimed = False
 
     def _websocket_handler(self, ws: Any) -> list:
         limit = self.server.max_http_buffer_size
@@ -283,15 +345,16 @@ class Socket(eio_socket.Socket):
             sock = getattr(ws, attr, None)
             if sock is not None and hasattr(sock, "settimeout"):
                 sock.settimeout(self.server.ping_interval + self.server.ping_timeout)
+        opened = not self.connected  # the session began on this WebSocket: OPEN is queued
         if self.connected:
             if not self._upgrade(ws, receive):
-                with self._claim:
+                with self._claim:  # at once: the transport may still drain the socket a while
                     self._websocket_claimed = False
                 return []
         else:
             self.connected = True
             self.upgraded = True
-        writer_task = self.server.start_background_task(self._websocket_writer, ws)
+        writer_task = self.server.start_background_task(self._websocket_writer, ws, opened)
         reason = self.server.reason.TRANSPORT_CLOSE
         while True:
             try:
@@ -337,7 +400,28 @@ class Socket(eio_socket.Socket):
         self.upgrading = False
         return True
 
-    def _websocket_writer(self, ws: Any) -> None:
+    def _websocket_writer(self, ws: Any, opened: bool = False) -> None:
+        """The session's one writer: every packet queued since it last woke goes out in one
+        write (the transport's ``send_packets``: one ``sendall``), so a lone emit leaves at
+        once and a burst costs one system call.
+
+        A Socket.IO CONNECT answer ends its write and what follows waits :attr:`connect_gap`:
+        socket.io's server never has two writes in flight (its transport is not writable until
+        the write callback), so the CONNECT answer and a connect handler's emits reach the
+        client apart, and a client that reads one frame per wake-up (the official suites'
+        client drops the second frame of one read) relies on that.
+        """
+        send_packets = getattr(ws, "send_packets", None)
+        if send_packets is None:  # python-engineio's own drivers: one send per packet
+
+            def send_packets(packets: list) -> None:
+                for pkt in packets:
+                    encoded = pkt.encode()
+                    # simple-websocket sends anything but bytes as text (a bytearray's repr)
+                    ws.send(encoded if isinstance(encoded, (str, bytes)) else bytes(encoded))
+
+        if opened and self.open_gap:
+            self.server.sleep(self.open_gap)  # the handshake response goes in a read of its own
         while True:
             try:
                 packets = self.poll()
@@ -345,16 +429,22 @@ class Socket(eio_socket.Socket):
                 break
             if not packets:
                 break
-            frames = [pkt.encode() for pkt in packets if pkt.packet_type != packet.NOOP]
             try:
-                for index, frame in enumerate(frames):
-                    if index == 1 and self.server.async_mode == "gevent":
-                        # like socket.io's server: the first frame goes at once, what queued up
-                        # behind it once that write is done, so a client does not get both in
-                        # one read (the official suite's client then drops the second)
-                        self.server.sleep(WRITE_GAP)
-                    ws.send(frame)
-            except Exception:
+                batch: list = []
+                for pkt in packets:
+                    kind = pkt.packet_type
+                    if kind == NOOP_TYPE:
+                        continue
+                    batch.append(pkt)
+                    # a Socket.IO CONNECT answer ("0" + namespace): inline, it is on every
+                    # packet's path; what queues up during the gap goes in a later write
+                    if kind == MESSAGE_TYPE and type(pkt.data) is str and pkt.data[:1] == "0":
+                        send_packets(batch)
+                        batch = []
+                        self.server.sleep(self.connect_gap)
+                if batch:
+                    send_packets(batch)
+            except Exception:  # the connection broke: the reader sees it too and ends
                 break
         _close_websocket(ws, self.close_code)
 

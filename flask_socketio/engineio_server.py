@@ -28,7 +28,7 @@ from typing import Any
 import engineio
 from engineio import exceptions, packet
 
-from .eio_socket import ProtocolViolation, RequestRefused, Socket
+from .eio_socket import ProtocolViolation, RequestRefused, Socket, WSGIResponse
 
 _METHODS = ("GET", "POST", "OPTIONS")
 
@@ -109,6 +109,8 @@ class EngineIOServer(engineio.Server):
         except exceptions.EngineIOError:
             socket.close(wait=False, reason=self.reason.TRANSPORT_ERROR)
             return self._bad_request()
+        if isinstance(packets, WSGIResponse):
+            return packets.body
         return self._ok(packets) if isinstance(packets, list) else packets
 
     def _post(self, socket: Any, environ: dict) -> dict:
@@ -188,7 +190,7 @@ class EngineIOServer(engineio.Server):
             ret = socket.handle_get_request(environ, start_response)
             if socket.closed:
                 self.sockets.pop(sid, None)
-            return ret
+            return ret.body if isinstance(ret, WSGIResponse) else ret
         socket.connected = True
         headers = None
         if self.cookie:

@@ -8,9 +8,10 @@ Engine.IO socket's handler that takes the WSGI request and then offers ``wait()`
   frame whose declared length exceeds ``max_http_buffer_size`` is refused with close code 1009
   before its payload is read; pings, close handshakes and protocol errors get proper close
   codes); text is checked as UTF-8 by ``bytes.decode`` (1007 when it is not);
-- the connection's writer task sends every packet queued since it last woke up in one
-  ``sendall`` (``TCP_NODELAY`` stays on, so a lone packet still leaves at once), and a frame is
-  built once per Engine.IO packet, so a broadcast frames its packet once for all recipients;
+- :meth:`WebSocketTransport.send_packets` sends a batch of Engine.IO packets in one ``sendall``
+  (the session's one writer task, :mod:`.eio_socket`, decides what goes in a batch and when;
+  ``TCP_NODELAY`` stays on, so a lone packet still leaves at once), and a frame is built once
+  per Engine.IO packet, so a broadcast frames its packet once for all recipients;
 - the upgraded socket is never written to as HTTP again: the server handler is told through
   a shared :class:`Hijack` marker in the environ to write nothing once the application returns.
 
@@ -78,8 +79,6 @@ def install(eio_server: Any) -> None:
 
 def frame_for(pkt: Any) -> bytes:
     """The server-to-client WebSocket frame of an Engine.IO packet, built once per packet."""
-    if type(pkt) is bytes:
-        return pkt  # the rest of a frame the kernel took only part of
     frame = pkt.__dict__.get(_FRAME_ATTR)
     if frame is None:
         encoded = pkt.encode()
@@ -113,9 +112,7 @@ class WebSocketTransport:
         self._received: list[Any] = []
         self._fragments: list[bytes] = []
         self._fragment_opcode: Opcode | None = None
-        self._cooperative = str(getattr(server, "async_mode", "")).startswith("gevent")
         self._write_lock = _make_lock(server)
-        self._writing = False
         self._closed = False
 
     # -- the WSGI side -----------------------------------------------------------------------
@@ -148,7 +145,6 @@ class WebSocketTransport:
         if isinstance(hijack, Hijack):
             hijack.taken = True
         self._flush_protocol()
-        self._install_writer()
         try:
             self.app(self)
         finally:
@@ -216,7 +212,7 @@ class WebSocketTransport:
         else:
             self._write(_frame(0x82, bytes(message)))
 
-    def close(self, code: int = CloseCode.NORMAL_CLOSURE) -> None:
+    def close(self, code: int = 1000) -> None:
         """Start the closing handshake (code 1000 unless told) and stop writing."""
         protocol = self._protocol
         if protocol is None or self._closed:
@@ -282,71 +278,13 @@ class WebSocketTransport:
                 raise OSError("WebSocket is closed")
             self._conn.sendall(data)
 
-    def _install_writer(self) -> None:
-        """Batch the writer task's sends: its ``poll()`` now sends each batch in one ``sendall``.
-
-        python-engineio's writer task loops on ``socket.poll()`` and sends each returned packet
-        on its own. Wrapping ``poll`` on this one Engine.IO socket (an instance attribute) lets
-        the batch go out joined; the writer then only sees the end of the connection. The wait
-        has no timeout of its own: the ping monitor closes a silent connection, which queues
-        the ``None`` that ends the writer.
-        """
-        eio_socket = getattr(self.app, "__self__", None)
-        if eio_socket is None or not hasattr(eio_socket, "queue"):
-            return
-        original = eio_socket.poll
-        queue = eio_socket.queue
-
-        def poll() -> list:
-            if not eio_socket.upgraded:
-                return original()  # a polling GET still waiting while the upgrade happens
-            while True:
-                packets = [queue.get()]
-                for _ in range(queue.qsize()):  # one consumer: everything counted is there
-                    packets.append(queue.get_nowait())
-                for _ in packets:
-                    queue.task_done()
-                if None in packets:  # the connection is closing: send what came before
-                    packets = packets[: packets.index(None)]
-                    queue.put(None)
-                    stop = True
-                else:
-                    stop = False
-                self._writing = True
-                try:
-                    if packets:
-                        self._write(b"".join([frame_for(pkt) for pkt in packets]))
-                except OSError:
-                    return []
-                finally:
-                    self._writing = False
-                if stop:
-                    return []
-
-        eio_socket.poll = poll
-        raw = getattr(self._conn, "_sock", None)  # gevent's socket: the non-blocking OS socket
-        if not self._cooperative or raw is None:
-            return
-        queued_send = eio_socket.send
-
-        def send(pkt: Any) -> None:
-            """Write at once when nothing is pending (no wake-up of the writer task); what the
-            kernel does not take right away goes to the writer, after which it stays in line."""
-            if self._writing or self._closed or queue.qsize() or not eio_socket.upgraded:
-                return queued_send(pkt)
-            if self._write_lock.locked() or not eio_socket.check_ping_timeout():
-                return queued_send(pkt)
-            data = frame_for(pkt)
-            try:
-                sent = raw.send(data)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                return queued_send(pkt)  # the writer meets the same error and ends
-            if sent < len(data):
-                queue.put(data[sent:])
-
-        eio_socket.send = send
+    def send_packets(self, packets: list[Any]) -> None:
+        """Send Engine.IO packets in one ``sendall``, each framed once (its frame is cached on
+        the packet, so every recipient of a broadcast reuses the same bytes)."""
+        if len(packets) == 1:
+            self._write(frame_for(packets[0]))
+        else:
+            self._write(b"".join([frame_for(pkt) for pkt in packets]))
 
 
 def _request_bytes(environ: dict) -> bytes:

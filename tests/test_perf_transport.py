@@ -7,54 +7,20 @@ the bytes on the wire (close codes, what comes after the session, frame boundari
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import socket
 import struct
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask, request
+from protocol_support import RawWebSocket
 from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer
 
-from flask_socketio import SocketIO, emit
 from flask_socketio.transport import frame_for
+from tests.apps.transport_app import create_app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LIMIT = 1000  # max_http_buffer_size of the app
-
-
-def create_app(async_mode: str = "threading") -> Flask:
-    app = Flask(__name__)
-    socketio = SocketIO(app, async_mode=async_mode, max_http_buffer_size=LIMIT)
-
-    @socketio.on("echo")
-    def on_echo(data: Any) -> Any:
-        return data
-
-    @socketio.on("flood")
-    def on_flood(count: int) -> None:
-        for n in range(count):
-            emit("n", n)
-
-    @socketio.on("bye")
-    def on_bye() -> None:
-        # the whole Engine.IO connection, not just the namespace (disconnect() sends only 41)
-        server = socketio.server
-        server.eio.disconnect(server.manager.eio_sid_from_sid(request.sid, "/"))
-
-    @socketio.on("boom")
-    def on_boom() -> None:
-        raise RuntimeError("handler failed")
-
-    return app
-
-
-def create_gevent_app() -> Flask:
-    return create_app("gevent")
 
 
 @pytest.fixture(params=["threading", "gevent"])
@@ -64,7 +30,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[Any]:
         app = create_app()
         srv = ThreadLiveServer(app, app.extensions["socketio"])
     else:
-        spec = "tests.test_perf_transport:create_gevent_app()"
+        spec = "tests.apps.transport_app:create_gevent_app()"
         srv = ProcessLiveServer(spec, "gevent", cwd=ROOT, name="perf-transport")
     srv.start()
     try:
@@ -73,101 +39,6 @@ def server(request: pytest.FixtureRequest) -> Iterator[Any]:
         srv.stop()
         if isinstance(srv, ProcessLiveServer):
             srv.close()
-
-
-class RawWebSocket:
-    """A WebSocket client as bytes: masked frames out, frames parsed from what comes back."""
-
-    def __init__(self, url: str) -> None:
-        host, port = url.split("//", 1)[1].split(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=10)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(
-            (
-                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-                f"Host: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        self.buffer = b""
-        while b"\r\n\r\n" not in self.buffer:
-            self.buffer += self._recv()
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        assert head.startswith(b"HTTP/1.1 101"), head
-        opcode, payload = self.frame()
-        assert opcode == 1 and payload.startswith(b"0{"), payload  # Engine.IO OPEN
-
-    def _recv(self) -> bytes:
-        data = self.sock.recv(65536)
-        if not data:
-            raise EOFError
-        return data
-
-    def send_frame(self, payload: bytes, opcode: int = 1, declared: int | None = None) -> None:
-        length = len(payload) if declared is None else declared
-        if length < 126:
-            header = struct.pack("!BB", 0x80 | opcode, 0x80 | length)
-        elif length < 65536:
-            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
-        else:
-            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(header + mask + masked)
-
-    def frame(self) -> tuple[int, bytes]:
-        while True:
-            if len(self.buffer) >= 2:
-                length, start = self.buffer[1] & 0x7F, 2
-                if length == 126 and len(self.buffer) >= 4:
-                    length, start = struct.unpack("!H", self.buffer[2:4])[0], 4
-                elif length == 127 and len(self.buffer) >= 10:
-                    length, start = struct.unpack("!Q", self.buffer[2:10])[0], 10
-                if length < 126 or start > 2:
-                    assert not self.buffer[1] & 0x80, "server frames are not masked"
-                    if len(self.buffer) >= start + length:
-                        opcode = self.buffer[0] & 0x0F
-                        payload = self.buffer[start : start + length]
-                        self.buffer = self.buffer[start + length :]
-                        return opcode, payload
-            self.buffer += self._recv()
-
-    def message(self) -> bytes:
-        """The next data frame's payload, answering Engine.IO pings on the way."""
-        while True:
-            opcode, payload = self.frame()
-            if opcode == 1 and payload == b"2":
-                self.send_frame(b"3")
-                continue
-            return payload
-
-    def close_code(self) -> int:
-        """Skip data frames up to the close frame; its status code."""
-        while True:
-            opcode, payload = self.frame()
-            if opcode == 8:
-                return struct.unpack("!H", payload[:2])[0]
-
-    def rest(self) -> bytes:
-        """Every byte until the server closes the TCP connection."""
-        data, self.buffer = self.buffer, b""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                chunk = self.sock.recv(65536)
-            except (ConnectionResetError, TimeoutError):
-                break
-            if not chunk:
-                break
-            data += chunk
-        return data
-
-    def connect_namespace(self) -> None:
-        self.send_frame(b"40")
-        assert self.message().startswith(b"40{")
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def test_acked_events_round_trip(server: Any) -> None:
@@ -227,6 +98,17 @@ def test_a_failing_handler_writes_no_http_into_the_stream(server: Any) -> None:
     ws.send_frame(struct.pack("!H", 1000), opcode=8)
     rest = ws.rest()
     assert b"HTTP/" not in rest and b"500" not in rest, rest
+    ws.close()
+
+
+def test_a_bytearray_from_a_handler_is_a_binary_attachment(server: Any) -> None:
+    ws = RawWebSocket(server.url)
+    ws.connect_namespace()
+    ws.send_frame(b'42["blob"]')
+    assert ws.frame() == (1, b'451-["blob",{"_placeholder":true,"num":0}]')
+    assert ws.frame() == (2, b"\x01\x02\x03")
+    ws.send_frame(b'421["echo","still up"]')
+    assert ws.message() == b'431["still up"]'
     ws.close()
 
 

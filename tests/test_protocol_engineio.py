@@ -14,7 +14,10 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from protocol_support import CLOSED, LONG, SHORT, serve
+import requests
+from protocol_support import CLOSED, LONG, SHORT, RawWebSocket, serve
+
+from flask_socketio import eio_socket
 
 MESSAGE = '42["message","hi"]'
 ECHO = '42["message-back","hi"]'
@@ -51,6 +54,18 @@ def test_handshake_advertises_the_heartbeat_in_milliseconds(short_server):
         assert (handshake["pingInterval"], handshake["pingTimeout"]) == (300, 200)
         assert handshake["upgrades"] == upgrades
         assert handshake["maxPayload"] == 1_000_000
+
+
+def test_the_open_packet_comes_after_the_websocket_handshake_response(server, monkeypatch):
+    """A session opened on a WebSocket: the 101 response has a read of its own, the OPEN
+    packet follows (a client dispatching the rest of that read before its ``open``
+    listeners run, like the official suites', would lose the OPEN)."""
+    monkeypatch.setattr(eio_socket.Socket, "open_gap", 0.2)  # wide: a loaded machine
+    ws = RawWebSocket(server.base)  # reads the 101, then the OPEN packet
+    assert ws.with_handshake == b""
+    ws.send_frame(b"40")
+    assert ws.message().startswith(b"40{")
+    ws.close()
 
 
 @pytest.mark.parametrize(
@@ -269,6 +284,37 @@ def test_a_pending_get_is_ended_by_the_probe(server):
     ws = _upgrade(server, sid)
     pending.join(5)
     assert result["get"].text == "6"
+    ws.send("5")
+    ws.send(MESSAGE)
+    assert ws.next() == ECHO
+    ws.close()
+
+
+def test_a_get_racing_the_probe_is_refused_once_the_upgrade_is_done(server):
+    """A GET sent right after ``2probe`` and ``5`` (before the server read them) takes nothing
+    from the session: the upgrade counts from the WebSocket's request."""
+    sid = server.connect_socketio("polling")
+    for _ in range(5):  # the race is won sometimes either way: try it a few times
+        ws = server.websocket(sid)
+        ws.send("2probe")
+        ws.send("5")
+        assert server.get(sid).status_code == 400
+        assert ws.next() == "3probe"
+        ws.send(MESSAGE)
+        assert ws.next() == ECHO
+        ws.close()
+        sid = server.connect_socketio("polling")
+
+
+def test_a_websocket_refused_at_its_handshake_leaves_the_session_upgradable(server):
+    sid = server.connect_socketio("polling")
+    query = {"EIO": "4", "transport": "websocket", "sid": sid}
+    headers = {"Connection": "Upgrade", "Upgrade": "websocket"}  # no Sec-WebSocket-Key
+    refused = requests.get(server.url, params=query, headers=headers, timeout=10)
+    assert refused.status_code == 400
+    assert server.post(sid, MESSAGE).text == "ok"
+    assert server.poll(sid) == [ECHO]  # polling goes on, with no delay from a stale upgrade
+    ws = _upgrade(server, sid)
     ws.send("5")
     ws.send(MESSAGE)
     assert ws.next() == ECHO

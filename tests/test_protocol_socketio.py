@@ -12,7 +12,9 @@ import logging
 import time
 
 import pytest
-from protocol_support import LONG, serve
+from protocol_support import LONG, RawWebSocket, serve
+
+from flask_socketio import eio_socket
 
 
 @pytest.fixture
@@ -45,6 +47,28 @@ def test_connect_is_answered_before_the_connect_handler_emits(server, packet, pr
     assert set(json.loads(answer[len(prefix) :])) == {"sid"}
     namespace = prefix[2:]
     assert event == f'42{namespace}["auth",{auth}]'
+    ws.close()
+
+
+@pytest.mark.parametrize("packet", ["40", "40/custom,"])
+def test_the_connect_answer_has_a_write_of_its_own(server, monkeypatch, packet):
+    """The CONNECT answer and the connect handler's emit reach the client in separate reads (a
+    client reading one frame per wake-up, like the official suites', keeps both); the emits
+    after it have no gap between them."""
+    monkeypatch.setattr(eio_socket.Socket, "connect_gap", 0.2)  # wide: a loaded machine
+    ws = RawWebSocket(server.base)
+    ws.send_frame(packet.encode())
+    opcode, answer = ws.frame()
+    assert opcode == 1 and answer.startswith(packet.encode() + b'{"sid":'), answer
+    assert ws.buffer == b"", "the handler's emit came in the CONNECT answer's read"
+    assert ws.message() == f'42{packet[2:]}["auth",{{}}]'.encode()
+    if packet == "40":  # the app echoes on "/" only
+        started = time.monotonic()
+        for n in range(3):
+            ws.send_frame(f'42["message",{n}]'.encode())
+        for n in range(3):
+            assert ws.message() == f'42["message-back",{n}]'.encode()
+        assert time.monotonic() - started < 0.2  # no connect gap between ordinary emits
     ws.close()
 
 

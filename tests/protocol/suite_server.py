@@ -17,48 +17,30 @@ if __name__ == "__main__" and sys.argv[2] == "gevent":
 
     monkey.patch_all()
 
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from flask import Flask  # noqa: E402
 
-from flask_socketio import SocketIO, emit  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from protocol_support import reference_app  # noqa: E402
+
+from flask_socketio import SocketIO, transport  # noqa: E402
 from flask_socketio.serving import make_server  # noqa: E402
 
 LIMITS = {"max_http_buffer_size": 1_000_000, "cors_allowed_origins": "*"}
 
 
 def socketio_app(mode: str, interval: float, timeout: float) -> tuple[Flask, SocketIO]:
-    """The reference Socket.IO app of the suite's README."""
-    app = Flask("sio-suite")
-    socketio = SocketIO(
-        app,
+    """The reference Socket.IO app of the suite's README (the protocol tests' app), configured
+    as the README's server: a 1 s connect timeout, a 1 MB payload limit."""
+    return reference_app(
         async_mode=mode,
         ping_interval=interval,
         ping_timeout=timeout,
         connect_timeout=1,
-        # socket.io answers CONNECT before its connection handler runs (the handler's emits
-        # follow); python-socketio does so with always_connect (else the handler decides first)
-        always_connect=True,
         **LIMITS,
     )
-
-    @socketio.on("connect")
-    def connect(auth: Any = None) -> None:
-        emit("auth", auth or {})
-
-    @socketio.on("connect", namespace="/custom")
-    def connect_custom(auth: Any = None) -> None:
-        emit("auth", auth or {})
-
-    @socketio.on("message")
-    def message(*args: Any) -> None:
-        emit("message-back", *args)
-
-    @socketio.on("message-with-ack")
-    def message_with_ack(*args: Any) -> Any:
-        return args
-
-    return app, socketio
 
 
 def engineio_app(mode: str, interval: float, timeout: float) -> tuple[Flask, SocketIO]:
@@ -71,6 +53,8 @@ def engineio_app(mode: str, interval: float, timeout: float) -> tuple[Flask, Soc
     eio = server._engineio_server_class()(
         async_mode=mode, ping_interval=interval, ping_timeout=timeout, **LIMITS
     )
+
+    transport.install(eio)  # the WebSocket transport a SocketIO server gets
 
     @eio.on("message")
     def echo(sid: str, data: Any) -> None:

@@ -3,7 +3,10 @@ tests speak the wire format themselves, so they can break it on purpose)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
 import struct
 import time
 from collections.abc import Iterator
@@ -59,6 +62,7 @@ class Server:
     """URLs and raw requests for one live server."""
 
     def __init__(self, base: str, socketio: SocketIO) -> None:
+        self.base = base
         self.url = base + "/socket.io/"
         self.ws_url = self.url.replace("http", "ws", 1)
         self.socketio = socketio
@@ -174,4 +178,101 @@ class WS:
             pass
 
 
-__all__ = ["ASYNC_MODE", "CLOSED", "LONG", "SHORT", "serve"]
+class RawWebSocket:
+    """A WebSocket client as bytes: masked frames out, frames parsed from what comes back."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url.split("//", 1)[1].split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (
+                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                f"Host: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self._recv()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        #: what came in the handshake response's read, after it
+        self.with_handshake = self.buffer
+        opcode, payload = self.frame()
+        assert opcode == 1 and payload.startswith(b"0{"), payload  # Engine.IO OPEN
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError
+        return data
+
+    def send_frame(self, payload: bytes, opcode: int = 1, declared: int | None = None) -> None:
+        length = len(payload) if declared is None else declared
+        if length < 126:
+            header = struct.pack("!BB", 0x80 | opcode, 0x80 | length)
+        elif length < 65536:
+            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def frame(self) -> tuple[int, bytes]:
+        while True:
+            if len(self.buffer) >= 2:
+                length, start = self.buffer[1] & 0x7F, 2
+                if length == 126 and len(self.buffer) >= 4:
+                    length, start = struct.unpack("!H", self.buffer[2:4])[0], 4
+                elif length == 127 and len(self.buffer) >= 10:
+                    length, start = struct.unpack("!Q", self.buffer[2:10])[0], 10
+                if length < 126 or start > 2:
+                    assert not self.buffer[1] & 0x80, "server frames are not masked"
+                    if len(self.buffer) >= start + length:
+                        opcode = self.buffer[0] & 0x0F
+                        payload = self.buffer[start : start + length]
+                        self.buffer = self.buffer[start + length :]
+                        return opcode, payload
+            self.buffer += self._recv()
+
+    def message(self) -> bytes:
+        """The next data frame's payload, answering Engine.IO pings on the way."""
+        while True:
+            opcode, payload = self.frame()
+            if opcode == 1 and payload == b"2":
+                self.send_frame(b"3")
+                continue
+            return payload
+
+    def close_code(self) -> int:
+        """Skip data frames up to the close frame; its status code."""
+        while True:
+            opcode, payload = self.frame()
+            if opcode == 8:
+                return struct.unpack("!H", payload[:2])[0]
+
+    def rest(self) -> bytes:
+        """Every byte until the server closes the TCP connection."""
+        data, self.buffer = self.buffer, b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                chunk = self.sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def connect_namespace(self) -> None:
+        self.send_frame(b"40")
+        assert self.message().startswith(b"40{")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+__all__ = ["ASYNC_MODE", "CLOSED", "LONG", "SHORT", "RawWebSocket", "serve"]
