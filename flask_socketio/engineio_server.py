@@ -91,7 +91,7 @@ class EngineIOServer(engineio.Server):
         upgrade = environ.get("HTTP_UPGRADE", "").lower()
         if method == "POST":
             response = self._post(socket, environ)
-        elif transport != "polling" and transport != upgrade:
+        elif transport != "polling" and (transport != upgrade or not _asks_upgrade(environ)):
             return self._bad_request("Invalid transport")
         elif socket.upgraded and transport == "polling":
             return self._bad_request("Unexpected HTTP request")
@@ -161,6 +161,10 @@ class EngineIOServer(engineio.Server):
         transport: str,
         jsonp_index: Any = None,
     ) -> Any:
+        if transport == "websocket" and not _asks_upgrade(environ):
+            # python-engineio checked the Upgrade header only: the session would answer this
+            # GET with its packets as a WSGI body, without a status line
+            return self._bad_request("Invalid websocket upgrade")
         if self.service_task_handle is None:  # it sends the pings: needed even without
             self.start_service_task = False  # monitor_clients
             self.service_task_handle = self.start_background_task(self._service_task)
@@ -259,6 +263,12 @@ def _confirming_close(start_response: Callable[..., Any]) -> Callable[..., Any]:
         return start_response(status, headers, *args)
 
     return start
+
+
+def _asks_upgrade(environ: dict) -> bool:
+    """Whether the request's ``Connection`` header names ``upgrade`` (RFC 9110, 7.8)."""
+    tokens = environ.get("HTTP_CONNECTION", "").lower().split(",")
+    return any(token.strip() == "upgrade" for token in tokens)
 
 
 def _undelivered(socket: Any) -> bool:
