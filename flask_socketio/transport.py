@@ -21,6 +21,7 @@ upgraded, like gevent-websocket's handler) go to python-engineio's own driver cl
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -40,6 +41,8 @@ except ImportError:  # pragma: no cover - websockets is a dependency; without it
 else:
     AVAILABLE = True
 
+#: websockets' own default logger, looked up once (``logging.getLogger`` takes a lock per call)
+_WS_LOGGER = logging.getLogger("websockets.server")
 #: environ key holding the connection's socket, set by the servers of :mod:`.serving`.
 SOCKET_KEY = "flask_socketio.socket"
 #: environ key of the server's :class:`Hijack` marker, set once the transport owns the socket.
@@ -130,7 +133,9 @@ class WebSocketTransport:
             return [b"Bad WebSocket handshake request"]
         # the web server parsed the request already: the protocol starts in the OPEN state
         # (its frame parser) and only validates the request and builds the answer
-        protocol = ServerProtocol(state=State.OPEN, max_size=self.server.max_http_buffer_size)
+        protocol = ServerProtocol(
+            state=State.OPEN, max_size=self.server.max_http_buffer_size, logger=_WS_LOGGER
+        )
         response = protocol.accept(request)
         if response.status_code != 101:
             start_response(
@@ -293,18 +298,35 @@ class WebSocketTransport:
             self._write(b"".join([frame_for(pkt) for pkt in packets]))
 
 
+#: (environ key, header) of the request headers websockets' ``ServerProtocol.accept()`` reads
+_HANDSHAKE_HEADERS = tuple(
+    ("HTTP_" + name.upper().replace("-", "_"), name)
+    for name in (
+        "Connection",
+        "Upgrade",
+        "Sec-WebSocket-Key",
+        "Sec-WebSocket-Version",
+        "Origin",
+        "Sec-WebSocket-Extensions",
+        "Sec-WebSocket-Protocol",
+    )
+)
+
+
 def _handshake_request(environ: dict) -> Request:
     """The handshake request as websockets' ``Request``, built from the WSGI environ.
 
-    The headers are the environ's ``HTTP_*`` keys (the web server joined repeated ones with
-    commas, so a repeated key fails validation, as from websockets' own parser); method and
+    The headers are the environ's ``HTTP_*`` keys that ``accept()`` reads (the web server
+    joined repeated ones with commas, so a repeated key fails validation, as from websockets'
+    own parser; each header costs a validated insert, so the others are left out); method and
     protocol are the request's, so ``accept()`` refuses others as it does (405, 505). Raises
     ``InvalidHeaderValue`` when a value holds a character HTTP forbids.
     """
     headers = Headers()
-    for key, value in environ.items():
-        if key[:5] == "HTTP_":
-            headers[key[5:].replace("_", "-")] = value
+    for key, name in _HANDSHAKE_HEADERS:
+        value = environ.get(key)
+        if value is not None:
+            headers[name] = value
     path = environ.get("PATH_INFO", "/")
     if not path.isascii():
         path = urllib.parse.quote(path, safe="/%;:@&=+$,!~*'()")

@@ -140,11 +140,14 @@ def test_the_request_is_built_from_the_environ_headers() -> None:
         "QUERY_STRING": "EIO=4&transport=websocket",
         "HTTP_SEC_WEBSOCKET_KEY": "abc",
         "HTTP_UPGRADE": "websocket",
-        "CONTENT_TYPE": "text/plain",  # not a header key of the environ's HTTP_* family
+        "HTTP_SEC_WEBSOCKET_VERSION": "13",
+        "HTTP_COOKIE": "a=b",  # accept() does not read it: left out
+        "CONTENT_TYPE": "text/plain",
     }
     request = _handshake_request(environ)
     assert request.path == "/socket.io/?EIO=4&transport=websocket"
     assert request.headers["Sec-WebSocket-Key"] == "abc"
     assert request.headers["upgrade"] == "websocket"
-    assert "Content-Type" not in request.headers
+    assert request.headers["Sec-WebSocket-Version"] == "13"
+    assert "Cookie" not in request.headers and "Content-Type" not in request.headers
     assert (request.method, request.protocol) == ("GET", "HTTP/1.1")
