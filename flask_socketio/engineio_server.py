@@ -46,15 +46,11 @@ class EngineIOServer(engineio.Server):
         super().__init__(*args, **kwargs)
         #: called with no arguments on every tick of the service task
         self.tick_hooks: list[Callable[[], None]] = []
-        self._spawn = _plain_spawn(self)
-
-    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Start ``target`` as a task of the async mode; on gevent a plain ``gevent.spawn``
-        (python-engineio wraps it in a Greenlet subclass, a third of a connect's task cost).
-        The result has ``join()`` either way."""
-        if self._spawn is not None:
-            return self._spawn(target, *args, **kwargs)
-        return super().start_background_task(target, *args, **kwargs)
+        spawn = _plain_spawn(self)
+        if spawn is not None:
+            # on gevent a task is a plain ``gevent.spawn`` (python-engineio wraps it in a
+            # Greenlet subclass built in Python); bound here, so no method frame either
+            self.start_background_task = spawn
 
     # -- requests --------------------------------------------------------------------------
 
