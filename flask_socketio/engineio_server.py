@@ -9,7 +9,8 @@ itself is :class:`flask_socketio.eio_socket.Socket`. Beyond the session's own ru
 - the handshake advertises the heartbeat in milliseconds without rounding (python-engineio cut
   0.3 s to 0);
 - a polling POST answers ``ok``; a bad one answers 400 with ``Connection: close`` and closes the
-  session at once;
+  session at once (a body the web server fails to read, e.g. its read timeout under uWSGI or
+  gunicorn, is one debug line, not a traceback);
 - a session closed while packets (a DISCONNECT, the CLOSE) wait for a GET keeps them for one more
   GET, up to ``ping_interval + ping_timeout``, instead of answering that GET with 400;
 - one service task sends the pings when due and closes a client that stops answering them
@@ -20,6 +21,7 @@ itself is :class:`flask_socketio.eio_socket.Socket`. Beyond the session's own ru
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -31,6 +33,8 @@ from engineio import exceptions, packet
 from .eio_socket import ProtocolViolation, RequestRefused, Socket, WSGIResponse
 
 _METHODS = ("GET", "POST", "OPTIONS")
+#: the encoder of the OPEN packet: python-engineio's separators, made once
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 class EngineIOServer(engineio.Server):
@@ -42,6 +46,11 @@ class EngineIOServer(engineio.Server):
         super().__init__(*args, **kwargs)
         #: called with no arguments on every tick of the service task
         self.tick_hooks: list[Callable[[], None]] = []
+        spawn = _plain_spawn(self)
+        if spawn is not None:
+            # on gevent a task is a plain ``gevent.spawn`` (python-engineio wraps it in a
+            # Greenlet subclass built in Python); bound here, so no method frame either
+            self.start_background_task = spawn
 
     # -- requests --------------------------------------------------------------------------
 
@@ -91,7 +100,7 @@ class EngineIOServer(engineio.Server):
         upgrade = environ.get("HTTP_UPGRADE", "").lower()
         if method == "POST":
             response = self._post(socket, environ)
-        elif transport != "polling" and transport != upgrade:
+        elif transport != "polling" and (transport != upgrade or not _asks_upgrade(environ)):
             return self._bad_request("Invalid transport")
         elif socket.upgraded and transport == "polling":
             return self._bad_request("Unexpected HTTP request")
@@ -122,6 +131,9 @@ class EngineIOServer(engineio.Server):
             socket.fail(violation)
         except exceptions.EngineIOError as error:
             socket.fail(ProtocolViolation(str(error) or type(error).__name__))
+        except OSError as error:  # the body could not be read (a read timeout of the server)
+            self.logger.debug("%s: POST body unreadable: %r", socket.sid, error)
+            socket.fail(None)
         except Exception:
             self.logger.exception("%s: POST failed", socket.sid)
             socket.fail(None)
@@ -161,6 +173,10 @@ class EngineIOServer(engineio.Server):
         transport: str,
         jsonp_index: Any = None,
     ) -> Any:
+        if transport == "websocket" and not _asks_upgrade(environ):
+            # python-engineio checked the Upgrade header only: the session would answer this
+            # GET with its packets as a WSGI body, without a status line
+            return self._bad_request("Invalid websocket upgrade")
         if self.service_task_handle is None:  # it sends the pings: needed even without
             self.start_service_task = False  # monitor_clients
             self.service_task_handle = self.start_background_task(self._service_task)
@@ -168,18 +184,18 @@ class EngineIOServer(engineio.Server):
         socket = Socket(self, sid)
         self.sockets[sid] = socket
         interval = self.ping_interval + self.ping_interval_grace_period
-        socket.send(
-            packet.Packet(
-                packet.OPEN,
-                {
-                    "sid": sid,
-                    "upgrades": self._upgrades(sid, transport),
-                    "pingInterval": round(interval * 1000),
-                    "pingTimeout": round(self.ping_timeout * 1000),
-                    "maxPayload": self.max_http_buffer_size,
-                },
-            )
-        )
+        handshake = {
+            "sid": sid,
+            "upgrades": self._upgrades(sid, transport),
+            "pingInterval": round(interval * 1000),
+            "pingTimeout": round(self.ping_timeout * 1000),
+            "maxPayload": self.max_http_buffer_size,
+        }
+        opening = packet.Packet(packet.OPEN, handshake)
+        # encoded here with one shared encoder: python-engineio's encode builds a new
+        # JSONEncoder per call (``separators=`` given to ``json.dumps``)
+        opening.encode_cache = "0" + _COMPACT_JSON.encode(handshake)
+        socket.send(opening)
         ret = self._trigger_event("connect", sid, environ, run_async=False)
         if ret is not None and ret is not True:
             self.sockets.pop(sid, None)
@@ -249,6 +265,20 @@ class EngineIOServer(engineio.Server):
         return response
 
 
+def _plain_spawn(server: Any) -> Callable[..., Any] | None:
+    """``gevent.spawn`` when ``server`` would start tasks with python-engineio's gevent Thread
+    wrapper; None otherwise (threading's daemon thread is already a plain thread)."""
+    if server.async_mode != "gevent":
+        return None
+    from engineio.async_drivers import gevent as engineio_gevent
+
+    if server._async.get("thread") is not engineio_gevent.Thread:
+        return None
+    import gevent
+
+    return gevent.spawn
+
+
 def _confirming_close(start_response: Callable[..., Any]) -> Callable[..., Any]:
     """Say ``Connection: close`` when the client asked for it: gevent's server closes without
     saying so, and a pooling client (Node's fetch) then reuses the dead connection."""
@@ -259,6 +289,12 @@ def _confirming_close(start_response: Callable[..., Any]) -> Callable[..., Any]:
         return start_response(status, headers, *args)
 
     return start
+
+
+def _asks_upgrade(environ: dict) -> bool:
+    """Whether the request's ``Connection`` header names ``upgrade`` (RFC 9110, 7.8)."""
+    tokens = environ.get("HTTP_CONNECTION", "").lower().split(",")
+    return any(token.strip() == "upgrade" for token in tokens)
 
 
 def _undelivered(socket: Any) -> bool:

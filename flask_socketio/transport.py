@@ -21,6 +21,7 @@ upgraded, like gevent-websocket's handler) go to python-engineio's own driver cl
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -29,6 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 try:
+    from websockets.datastructures import Headers
+    from websockets.exceptions import InvalidHeaderValue
     from websockets.frames import CloseCode, Opcode
     from websockets.http11 import Request
     from websockets.protocol import State
@@ -38,6 +41,8 @@ except ImportError:  # pragma: no cover - websockets is a dependency; without it
 else:
     AVAILABLE = True
 
+#: websockets' own default logger, looked up once (``logging.getLogger`` takes a lock per call)
+_WS_LOGGER = logging.getLogger("websockets.server")
 #: environ key holding the connection's socket, set by the servers of :mod:`.serving`.
 SOCKET_KEY = "flask_socketio.socket"
 #: environ key of the server's :class:`Hijack` marker, set once the transport owns the socket.
@@ -121,13 +126,16 @@ class WebSocketTransport:
         sock = environ.get(SOCKET_KEY) or environ.get("werkzeug.socket")
         if sock is None or "wsgi.websocket" in environ:
             return self._fallback(self.app, self.server)(environ, start_response)
-        protocol = ServerProtocol(max_size=self.server.max_http_buffer_size)
-        # the request was parsed by the web server; the protocol reads it again from its text
-        protocol.receive_data(_request_bytes(environ))
-        request = next((e for e in protocol.events_received() if isinstance(e, Request)), None)
-        if request is None:
+        try:
+            request = _handshake_request(environ)
+        except InvalidHeaderValue:
             start_response("400 Bad Request", [("Content-Type", "text/plain")])
             return [b"Bad WebSocket handshake request"]
+        # the web server parsed the request already: the protocol starts in the OPEN state
+        # (its frame parser) and only validates the request and builds the answer
+        protocol = ServerProtocol(
+            state=State.OPEN, max_size=self.server.max_http_buffer_size, logger=_WS_LOGGER
+        )
         response = protocol.accept(request)
         if response.status_code != 101:
             start_response(
@@ -135,7 +143,6 @@ class WebSocketTransport:
                 list(response.headers.raw_items()),
             )
             return [response.body]
-        protocol.send_response(response)
         # a bound on silence, twice the ping deadline: the ping monitor closes a dead client
         # first (with its own reason), this only frees the tasks of one that never answers
         sock.settimeout(2 * (self.server.ping_interval + self.server.ping_timeout))
@@ -144,7 +151,11 @@ class WebSocketTransport:
         hijack = environ.get(HIJACKED_KEY)
         if isinstance(hijack, Hijack):
             hijack.taken = True
-        self._flush_protocol()
+        # the 101 alone: nothing else is due yet (the OPEN waits ``open_gap``, see eio_socket)
+        try:
+            sock.sendall(response.serialize())
+        except OSError:
+            self._closed = True  # the session still runs its handler, which sees the end
         try:
             self.app(self)
         finally:
@@ -287,16 +298,45 @@ class WebSocketTransport:
             self._write(b"".join([frame_for(pkt) for pkt in packets]))
 
 
-def _request_bytes(environ: dict) -> bytes:
-    """The handshake request as HTTP/1.1 text, rebuilt from the WSGI environ."""
-    path = urllib.parse.quote(environ.get("PATH_INFO", "/"), safe="/%;:@&=+$,!~*'()")
-    if environ.get("QUERY_STRING"):
-        path += "?" + environ["QUERY_STRING"]
-    lines = [f"GET {path} HTTP/1.1"]
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            lines.append(f"{key[5:].replace('_', '-')}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+#: (environ key, header) of the request headers websockets' ``ServerProtocol.accept()`` reads
+_HANDSHAKE_HEADERS = tuple(
+    ("HTTP_" + name.upper().replace("-", "_"), name)
+    for name in (
+        "Connection",
+        "Upgrade",
+        "Sec-WebSocket-Key",
+        "Sec-WebSocket-Version",
+        "Origin",
+        "Sec-WebSocket-Extensions",
+        "Sec-WebSocket-Protocol",
+    )
+)
+
+
+def _handshake_request(environ: dict) -> Request:
+    """The handshake request as websockets' ``Request``, built from the WSGI environ.
+
+    The headers are the environ's ``HTTP_*`` keys that ``accept()`` reads (the web server
+    joined repeated ones with commas, so a repeated key fails validation, as from websockets'
+    own parser; each header costs a validated insert, so the others are left out); method and
+    protocol are the request's, so ``accept()`` refuses others as it does (405, 505). Raises
+    ``InvalidHeaderValue`` when a value holds a character HTTP forbids.
+    """
+    headers = Headers()
+    for key, name in _HANDSHAKE_HEADERS:
+        value = environ.get(key)
+        if value is not None:
+            headers[name] = value
+    path = environ.get("PATH_INFO", "/")
+    if not path.isascii():
+        path = urllib.parse.quote(path, safe="/%;:@&=+$,!~*'()")
+    query = environ.get("QUERY_STRING")
+    return Request(
+        f"{path}?{query}" if query else path,
+        headers,
+        method=environ.get("REQUEST_METHOD", "GET"),
+        protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+    )
 
 
 def _make_lock(server: Any) -> Any:
