@@ -10,6 +10,11 @@ Pinned against python-engineio 4.15; it overrides ``Socket.send``, ``handle_get_
   a session opened on a WebSocket sends its OPEN ``open_gap`` after the 101 (clients that
   dispatch one read at a time would lose a frame otherwise, as socket.io's server never has
   two writes in flight); threading sessions queue on the C ``SimpleQueue``;
+- a direct write path (Node's ``uv_try_write``): while the writer is idle with nothing queued,
+  ``send`` writes the frame itself with a send that never waits, and what the connection does
+  not take goes to the writer, which owns the connection until its queue is empty again
+  (:meth:`Socket._send_direct`); threading only (:attr:`Socket.direct_modes`: under gevent
+  the queue measured cheaper), polling sessions always queue;
 
 - every request is answered and released: a POST that is too large or malformed gets 400 and
   closes the session without waiting for a GET (python-engineio's ``close(wait=True)`` waited for
@@ -74,6 +79,11 @@ class WSGIResponse:
         self.body = body
 
 
+class SharedPacket(packet.Packet):
+    """An Engine.IO packet sent to many sessions (a broadcast): its frame is built once, and
+    it goes direct only in :attr:`Socket.direct_broadcast_modes`."""
+
+
 class _ThreadQueue(queue.SimpleQueue):
     """threading: the C queue, with no Python-level lock and condition on every put and get
     (python-engineio's ``queue.Queue``); nothing ever joins a session's queue."""
@@ -113,9 +123,15 @@ class Socket(eio_socket.Socket):
     #: a session that starts on a WebSocket: a client that dispatches the rest of the 101's
     #: read before its ``open`` listeners run (the official suites' client) would lose it
     open_gap = 0.01
-    #: write frames straight to an idle WebSocket connection (:meth:`_send_direct`);
-    #: False keeps every send on the queue
-    direct_writes = True
+    #: the async modes whose WebSocket sessions write frames straight to an idle connection
+    #: (:meth:`_send_direct`); the others keep every send on the queue. Threading only:
+    #: there it saves a writer thread's wake-up per recipient and message (GIL contention;
+    #: server CPU per broadcast delivery 88 -> 61 us); under gevent a greenlet switch is
+    #: cheaper than what it saves (the writer coalesces several broadcasts into one send),
+    #: and CPU per broadcast delivery rose from 5.3 to 7.5 us even with broadcasts queued
+    direct_modes = frozenset({"threading"})
+    #: of those, the modes where a broadcast's copies (:class:`SharedPacket`) go direct too
+    direct_broadcast_modes = frozenset({"threading"})
 
     def __init__(self, server: Any, sid: str) -> None:
         super().__init__(server, sid)
@@ -128,6 +144,7 @@ class Socket(eio_socket.Socket):
         self._order = threading.Lock()
         self._direct: Any = None
         self._direct_idle = False
+        self._direct_shared = server.async_mode in self.direct_broadcast_modes
         self._polling = False  # a GET is waiting for packets
         self._websocket_claimed = False  # a WebSocket is upgrading or carrying the session
         self._next_ping = 0.0  # when the next ping is due (the deadline counts from here)
@@ -240,6 +257,7 @@ class Socket(eio_socket.Socket):
             if (
                 self._direct_idle
                 and direct is not None
+                and (self._direct_shared or type(pkt) is not SharedPacket)
                 and not (
                     pkt.packet_type == MESSAGE_TYPE
                     and type(pkt.data) is str
@@ -482,7 +500,8 @@ class Socket(eio_socket.Socket):
                     # simple-websocket sends anything but bytes as text (a bytearray's repr)
                     ws.send(encoded if isinstance(encoded, (str, bytes)) else bytes(encoded))
 
-        try_send = getattr(ws, "try_send", None) if self.direct_writes else None
+        direct = self.server.async_mode in self.direct_modes
+        try_send = getattr(ws, "try_send", None) if direct else None
         if opened and self.open_gap:
             self.server.sleep(self.open_gap)  # the handshake response goes in a read of its own
         try:

@@ -12,6 +12,9 @@ Engine.IO socket's handler that takes the WSGI request and then offers ``wait()`
   (the session's one writer task, :mod:`.eio_socket`, decides what goes in a batch and when;
   ``TCP_NODELAY`` stays on, so a lone packet still leaves at once), and a frame is built once
   per Engine.IO packet, so a broadcast frames its packet once for all recipients;
+  :meth:`WebSocketTransport.try_send` writes a frame only if the connection takes it at once
+  (the direct write path of :mod:`.eio_socket`), and keeps the unsent rest of a cut frame to
+  send before anything else;
 - the upgraded socket is never written to as HTTP again: the server handler is told through
   a shared :class:`Hijack` marker in the environ to write nothing once the application returns.
 

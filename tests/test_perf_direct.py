@@ -3,7 +3,8 @@ straight to an idle connection, the rest through the writer, in order, and a cli
 not read never holds up a broadcast to the others.
 
 Each served test runs against the threading server in this process and the gevent server in a
-patched subprocess, with the raw WebSocket client of the protocol tests.
+patched subprocess (queued as it ships, and with the direct path switched on), with the raw
+WebSocket client of the protocol tests.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from tests.apps.direct_app import BIG, create_app
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(params=["threading", "gevent"])
+@pytest.fixture(params=["threading", "gevent", "gevent-direct"])
 def server(request: pytest.FixtureRequest) -> Iterator[Any]:
     srv: Any
     if request.param == "threading":
         app = create_app()
         srv = ThreadLiveServer(app, app.extensions["socketio"])
     else:
-        spec = "tests.apps.direct_app:create_gevent_app()"
+        factory = "create_gevent_app" if request.param == "gevent" else "create_gevent_direct_app"
+        spec = f"tests.apps.direct_app:{factory}()"
         srv = ProcessLiveServer(spec, "gevent", cwd=ROOT, name="perf-direct")
     srv.start()
     try:

@@ -39,3 +39,12 @@ def create_app(async_mode: str = "threading") -> Flask:
 
 def create_gevent_app() -> Flask:
     return create_app("gevent")
+
+
+def create_gevent_direct_app() -> Flask:
+    """gevent with the direct path on (off by default there): it runs in its own process."""
+    from flask_socketio import eio_socket
+
+    eio_socket.Socket.direct_modes = frozenset({"threading", "gevent"})
+    eio_socket.Socket.direct_broadcast_modes = frozenset({"threading", "gevent"})
+    return create_app("gevent")
