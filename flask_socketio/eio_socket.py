@@ -126,7 +126,7 @@ class Socket(eio_socket.Socket):
     #: the async modes whose WebSocket sessions write frames straight to an idle connection
     #: (:meth:`_send_direct`); the others keep every send on the queue. Threading only:
     #: there it saves a writer thread's wake-up per recipient and message (GIL contention;
-    #: server CPU per broadcast delivery 88 -> 61 us); under gevent a greenlet switch is
+    #: server CPU per broadcast delivery 96 -> 32 us); under gevent a greenlet switch is
     #: cheaper than what it saves (the writer coalesces several broadcasts into one send),
     #: and CPU per broadcast delivery rose from 5.3 to 7.5 us even with broadcasts queued
     direct_modes = frozenset({"threading"})
