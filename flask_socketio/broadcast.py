@@ -18,6 +18,8 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
+from .eio_socket import SharedPacket
+
 
 class Manager(socketio.Manager):
     """``socketio.Manager`` whose broadcasts cost one ``send`` call per recipient."""
@@ -53,7 +55,7 @@ class Manager(socketio.Manager):
         ).encode()
         if not isinstance(encoded, list):
             encoded = [encoded]
-        eio_packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in encoded]
+        eio_packets = [SharedPacket(eio_packet.MESSAGE, part) for part in encoded]
         if hasattr(room, "__len__") and not isinstance(room, str):
             participants = rooms[room[0]]._fwdm.copy() if room[0] in rooms else {}
             for other in room[1:]:

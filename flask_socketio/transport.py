@@ -12,6 +12,9 @@ Engine.IO socket's handler that takes the WSGI request and then offers ``wait()`
   (the session's one writer task, :mod:`.eio_socket`, decides what goes in a batch and when;
   ``TCP_NODELAY`` stays on, so a lone packet still leaves at once), and a frame is built once
   per Engine.IO packet, so a broadcast frames its packet once for all recipients;
+  :meth:`WebSocketTransport.try_send` writes a frame only if the connection takes it at once
+  (the direct write path of :mod:`.eio_socket`), and keeps the unsent rest of a cut frame to
+  send before anything else;
 - the upgraded socket is never written to as HTTP again: the server handler is told through
   a shared :class:`Hijack` marker in the environ to write nothing once the application returns.
 
@@ -21,7 +24,9 @@ upgraded, like gevent-websocket's handler) go to python-engineio's own driver cl
 
 from __future__ import annotations
 
+import _socket
 import logging
+import os
 import socket
 import threading
 import time
@@ -61,6 +66,10 @@ class Hijack:
     def __init__(self) -> None:
         self.taken = False
 
+
+#: what :meth:`WebSocketTransport.try_send` did with a frame
+SENT, OWED, REFUSED = 0, 1, 2
+_UNSET: Any = object()
 
 #: the attribute caching a packet's frame on python-engineio's packet object.
 _FRAME_ATTR = "_flask_socketio_frame"
@@ -119,6 +128,10 @@ class WebSocketTransport:
         self._fragment_opcode: Opcode | None = None
         self._write_lock = _make_lock(server)
         self._closed = False
+        #: the unsent rest of a direct write (:meth:`try_send`), sent before anything else
+        self._owed = b""
+        #: a send that never waits, found on the first direct write: see :func:`_raw_sender`
+        self._raw_send: Any = _UNSET
 
     # -- the WSGI side -----------------------------------------------------------------------
 
@@ -273,6 +286,13 @@ class WebSocketTransport:
         """Write what the protocol produced (handshake, pongs, close frames, end of stream)."""
         assert self._protocol is not None
         with self._write_lock:
+            owed, self._owed = self._owed, b""
+            if owed:  # the rest of a direct write: frames never interleave
+                try:
+                    self._conn.sendall(owed)
+                except OSError:
+                    self._closed = True
+                    return
             for data in self._protocol.data_to_send():
                 try:
                     if data:
@@ -287,15 +307,55 @@ class WebSocketTransport:
         with self._write_lock:
             if self._closed:
                 raise OSError("WebSocket is closed")
-            self._conn.sendall(data)
+            owed = self._owed
+            if owed:  # the rest of a direct write goes first: frames never interleave
+                self._owed = b""
+                data = owed + data
+            if data:
+                self._conn.sendall(data)
 
     def send_packets(self, packets: list[Any]) -> None:
         """Send Engine.IO packets in one ``sendall``, each framed once (its frame is cached on
-        the packet, so every recipient of a broadcast reuses the same bytes)."""
+        the packet, so every recipient of a broadcast reuses the same bytes). What a direct
+        write left unsent goes first; an empty list sends only that."""
         if len(packets) == 1:
             self._write(frame_for(packets[0]))
         else:
             self._write(b"".join([frame_for(pkt) for pkt in packets]))
+
+    def try_send(self, frame: bytes) -> int:
+        """Write ``frame`` now if the connection takes it without waiting (Node's
+        ``uv_try_write``): never blocks, never switches greenlets, never wakes a thread.
+
+        :data:`SENT`: all of it is written. :data:`OWED`: part of it is written and the rest
+        is kept here; the caller must have the writer call :meth:`send_packets` (any write
+        sends it first, so nothing else gets between the two parts). :data:`REFUSED`:
+        nothing written (the kernel buffer is full, another write is under way, or the
+        connection is closed); the caller queues the packet for the writer.
+        """
+        lock = self._write_lock
+        if not lock.acquire(blocking=False):
+            return REFUSED
+        try:
+            raw_send = self._raw_send
+            if raw_send is _UNSET:
+                raw_send = self._raw_send = _raw_sender(self._conn)
+            if self._closed or self._owed or raw_send is None:
+                return REFUSED
+            try:
+                sent = raw_send(frame)
+            except (BlockingIOError, InterruptedError):
+                return REFUSED
+            except OSError:
+                return REFUSED  # broken: the writer's blocking write reports it
+            if sent >= len(frame):
+                return SENT
+            if sent <= 0:
+                return REFUSED
+            self._owed = frame[sent:]
+            return OWED
+        finally:
+            lock.release()
 
 
 #: (environ key, header) of the request headers websockets' ``ServerProtocol.accept()`` reads
@@ -337,6 +397,47 @@ def _handshake_request(environ: dict) -> Request:
         method=environ.get("REQUEST_METHOD", "GET"),
         protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
     )
+
+
+def _raw_sender(conn: Any) -> Callable[[bytes], int] | None:
+    """A ``send`` on ``conn`` that never waits, or None when there is none.
+
+    A gevent socket's ``send`` waits on its hub (a greenlet switch) when the buffer is full;
+    the non-blocking ``_socket.socket`` under it raises ``BlockingIOError`` instead. A standard
+    socket with a timeout polls before every send (and would wait that timeout), so its send
+    goes through a ``_socket.socket`` of its own with timeout 0 on a duplicate descriptor (the
+    descriptor is non-blocking already: a socket with a timeout is non-blocking underneath).
+    """
+    inner = getattr(conn, "_sock", None)
+    if isinstance(inner, _socket.socket) and inner.gettimeout() == 0.0:
+        return inner.send  # gevent: its socket's own non-blocking half
+    if isinstance(conn, socket.socket):
+        if conn.gettimeout() is None:  # blocking: no poll before the send, the flag suffices
+            send, flags = conn.send, socket.MSG_DONTWAIT
+            return lambda data: send(data, flags)
+        try:
+            dup = _socket.socket(conn.family, conn.type, conn.proto, os.dup(conn.fileno()))
+        except OSError:
+            return None
+        dup.settimeout(0.0)
+        return _DupSender(dup)
+    return None
+
+
+class _DupSender:
+    """The non-blocking duplicate of a connection's descriptor (closed with the connection)."""
+
+    __slots__ = ("sock", "send")
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.send = sock.send
+
+    def __call__(self, data: bytes) -> int:
+        return self.send(data)
+
+    def __del__(self) -> None:
+        self.sock.close()
 
 
 def _make_lock(server: Any) -> Any:
