@@ -200,6 +200,9 @@ class WebSocketTransport:
             conn.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        if isinstance(self._raw_send, _DupSender):  # its descriptor goes now, not at collection
+            with self._write_lock:  # never under a direct write in flight
+                self._raw_send.close()
 
     # -- what python-engineio calls ----------------------------------------------------------
 
@@ -436,8 +439,10 @@ class _DupSender:
     def __call__(self, data: bytes) -> int:
         return self.send(data)
 
-    def __del__(self) -> None:
+    def close(self) -> None:
         self.sock.close()
+
+    __del__ = close
 
 
 def _make_lock(server: Any) -> Any:
