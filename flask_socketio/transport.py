@@ -25,6 +25,7 @@ upgraded, like gevent-websocket's handler) go to python-engineio's own driver cl
 from __future__ import annotations
 
 import _socket
+import dataclasses
 import logging
 import os
 import socket
@@ -139,6 +140,10 @@ class WebSocketTransport:
         sock = environ.get(SOCKET_KEY) or environ.get("werkzeug.socket")
         if sock is None or "wsgi.websocket" in environ:
             return self._fallback(self.app, self.server)(environ, start_response)
+        refusal = _refused_method_or_protocol(environ)
+        if refusal is not None:
+            start_response(refusal, [("Content-Type", "text/plain")])
+            return [refusal.encode()]
         try:
             request = _handshake_request(environ)
         except InvalidHeaderValue:
@@ -376,6 +381,10 @@ _HANDSHAKE_HEADERS = tuple(
 )
 
 
+#: websockets 14 gave its ``Request`` the method and protocol, which ``accept()`` then checks
+_REQUEST_HAS_METHOD = AVAILABLE and "method" in {f.name for f in dataclasses.fields(Request)}
+
+
 def _handshake_request(environ: dict) -> Request:
     """The handshake request as websockets' ``Request``, built from the WSGI environ.
 
@@ -394,12 +403,27 @@ def _handshake_request(environ: dict) -> Request:
     if not path.isascii():
         path = urllib.parse.quote(path, safe="/%;:@&=+$,!~*'()")
     query = environ.get("QUERY_STRING")
+    target = f"{path}?{query}" if query else path
+    if not _REQUEST_HAS_METHOD:
+        return Request(target, headers)
     return Request(
-        f"{path}?{query}" if query else path,
+        target,
         headers,
         method=environ.get("REQUEST_METHOD", "GET"),
         protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
     )
+
+
+def _refused_method_or_protocol(environ: dict) -> str | None:
+    """The status refusing a handshake that is not a GET over HTTP/1.1, where websockets'
+    ``Request`` cannot carry them (before 14.0, only its request parser checked them)."""
+    if _REQUEST_HAS_METHOD:
+        return None
+    if environ.get("REQUEST_METHOD", "GET") != "GET":
+        return "405 Method Not Allowed"
+    if environ.get("SERVER_PROTOCOL", "HTTP/1.1") != "HTTP/1.1":
+        return "505 HTTP Version Not Supported"
+    return None
 
 
 def _raw_sender(conn: Any) -> Callable[[bytes], int] | None:
