@@ -169,7 +169,7 @@ class WebSocketTransport:
         hijack = environ.get(HIJACKED_KEY)
         if isinstance(hijack, Hijack):
             hijack.taken = True
-        # the 101 alone: nothing else is due yet (the OPEN waits ``open_gap``, see eio_socket)
+        # the 101 alone: nothing else is due yet (the OPEN is the writer task's, see eio_socket)
         try:
             sock.sendall(response.serialize())
         except OSError:
