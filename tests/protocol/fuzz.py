@@ -4,8 +4,10 @@ Every packet it generates breaks the protocol (by construction, not by chance), 
 close its connection: a polling POST of bad Engine.IO packets is answered 400, a bad Socket.IO
 packet over polling closes the session, a bad frame over a WebSocket gets a close frame. A
 control client makes acked calls throughout; none may fail. The server's open file descriptors
-and RSS are read from ``/proc`` before and after; the packets go in two equal halves, so that
-a leak (growth in both halves) can be told from the allocator's high-water mark (the first).
+and RSS are read from ``/proc`` before and after. The packets go in two equal rounds: the first
+warms the server up (lazy imports, caches, the allocator's high-water mark for this mix), the
+baseline is read once it has settled, and after the second round fds and RSS must be back to
+that baseline: a leak grows in every round.
 
 ``python tests/protocol/fuzz.py [--packets 20000] [--mode threading|gevent]`` prints the figures;
 ``tests/test_protocol_fuzz.py`` runs a short version and asserts them.
@@ -226,18 +228,24 @@ def settle(pid: int, baseline: int, timeout: float = 10.0) -> tuple[int, int]:
     return figures
 
 
-def run(packets: int, mode: str = "threading", workers: int = 4, seed: int = 13) -> dict:
-    """Fuzz a fresh server with about ``packets`` malformed packets; returns the figures."""
+def run(
+    packets: int, mode: str = "threading", workers: int = 4, seed: int = 13, rounds: int = 2
+) -> dict:
+    """Fuzz a fresh server with about ``packets`` malformed packets in ``rounds`` equal rounds
+    (the first a warm-up); returns the figures."""
     process, base = start_server(mode)
     try:
         target = Target(base)
         warm = Control(base)  # one connection first, so that the baseline counts a live client
         warm.stop.set()
         warm.run()
-        time.sleep(0.3)
-        before = proc_figures(process.pid)
         control = Control(base)
         control.start()
+        deadline = time.monotonic() + 10
+        while control.ok == 0 and time.monotonic() < deadline:  # its connection is counted
+            time.sleep(0.05)
+        time.sleep(0.3)
+        before = proc_figures(process.pid)
         tally = Tally()
         rng = random.Random(seed)
         jobs = []
@@ -249,18 +257,21 @@ def run(packets: int, mode: str = "threading", workers: int = 4, seed: int = 13)
             jobs.append((job, random.Random(rng.random())))
             budget -= POLLING_BATCH if job is polling_engineio else 1
         started = time.monotonic()
-        half = len(jobs) // 2
-        rss_rounds = []
-        for round_jobs in (jobs[:half], jobs[half:]):  # two rounds: a leak grows in both
+        size = -(-len(jobs) // rounds)
+        settled = []
+        for start in range(0, len(jobs), size):  # a warm-up, then the measured rounds
+            round_jobs = jobs[start : start + size]
             with ThreadPoolExecutor(workers) as pool:
                 for future in [pool.submit(job, target, r, tally) for job, r in round_jobs]:
                     future.result()
-            rss_rounds.append(proc_figures(process.pid)[1])
+            target.close()  # the round's keep-alive connections (its threads are gone)
+            settled.append(settle(process.pid, before[0]))
         elapsed = time.monotonic() - started
         target.close()
         control.stop.set()
         control.join(10)
         after = settle(process.pid, before[0])
+        baseline = settled[0]
         return {
             "packets": tally.sent,
             "connections": len(jobs),
@@ -270,9 +281,12 @@ def run(packets: int, mode: str = "threading", workers: int = 4, seed: int = 13)
             "control_calls": control.ok,
             "control_failures": control.failures[:5],
             "fds_before": before[0],
+            "fds_after_warm_up": baseline[0],
             "fds_after": after[0],
             "rss_kib_before": before[1],
-            "rss_kib_after_each_half": rss_rounds,
+            "rss_kib_baseline": baseline[1],
+            "rss_kib_after_each_round": [figures[1] for figures in settled],
+            "rss_kib_after_measured_round": settled[-1][1],
             "rss_kib_after": after[1],
         }
     finally:
@@ -285,8 +299,9 @@ def main() -> None:
     parser.add_argument("--packets", type=int, default=20_000)
     parser.add_argument("--mode", default="threading", choices=["threading", "gevent"])
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2, help="the first is a warm-up")
     options = parser.parse_args()
-    figures = run(options.packets, options.mode, options.workers)
+    figures = run(options.packets, options.mode, options.workers, rounds=max(2, options.rounds))
     print(json.dumps(figures, indent=2))
     ok = not figures["not_closed"] and not figures["control_failures"]
     sys.exit(0 if ok and figures["fds_after"] <= figures["fds_before"] else 1)
