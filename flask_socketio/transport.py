@@ -35,6 +35,8 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from .ws_accept import switching_protocols
+
 try:
     from websockets.datastructures import Headers
     from websockets.exceptions import InvalidHeaderValue
@@ -140,27 +142,31 @@ class WebSocketTransport:
         sock = environ.get(SOCKET_KEY) or environ.get("werkzeug.socket")
         if sock is None or "wsgi.websocket" in environ:
             return self._fallback(self.app, self.server)(environ, start_response)
-        refusal = _refused_method_or_protocol(environ)
-        if refusal is not None:
-            start_response(refusal, [("Content-Type", "text/plain")])
-            return [refusal.encode()]
-        try:
-            request = _handshake_request(environ)
-        except InvalidHeaderValue:
-            start_response("400 Bad Request", [("Content-Type", "text/plain")])
-            return [b"Bad WebSocket handshake request"]
         # the web server parsed the request already: the protocol starts in the OPEN state
-        # (its frame parser) and only validates the request and builds the answer
+        # (its frame parser); a plainly valid handshake is answered by ``ws_accept``, any
+        # other goes to the protocol's ``accept()``, which validates it and words a refusal
         protocol = ServerProtocol(
             state=State.OPEN, max_size=self.server.max_http_buffer_size, logger=_WS_LOGGER
         )
-        response = protocol.accept(request)
-        if response.status_code != 101:
-            start_response(
-                f"{response.status_code} {response.reason_phrase}",
-                list(response.headers.raw_items()),
-            )
-            return [response.body]
+        answer = switching_protocols(environ)
+        if answer is None:
+            refusal = _refused_method_or_protocol(environ)
+            if refusal is not None:
+                start_response(refusal, [("Content-Type", "text/plain")])
+                return [refusal.encode()]
+            try:
+                request = _handshake_request(environ)
+            except InvalidHeaderValue:
+                start_response("400 Bad Request", [("Content-Type", "text/plain")])
+                return [b"Bad WebSocket handshake request"]
+            response = protocol.accept(request)
+            if response.status_code != 101:
+                start_response(
+                    f"{response.status_code} {response.reason_phrase}",
+                    list(response.headers.raw_items()),
+                )
+                return [response.body]
+            answer = response.serialize()
         # a bound on silence, twice the ping deadline: the ping monitor closes a dead client
         # first (with its own reason), this only frees the tasks of one that never answers
         sock.settimeout(2 * (self.server.ping_interval + self.server.ping_timeout))
@@ -171,7 +177,7 @@ class WebSocketTransport:
             hijack.taken = True
         # the 101 alone: nothing else is due yet (the OPEN is the writer task's, see eio_socket)
         try:
-            sock.sendall(response.serialize())
+            sock.sendall(answer)
         except OSError:
             self._closed = True  # the session still runs its handler, which sees the end
         try:
