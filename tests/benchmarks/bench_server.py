@@ -62,7 +62,7 @@ WORKLOADS = [
         "/s",
         True,
     ),
-    ("connects/s (10 at a time)", "connects", ["count=300", "concurrency=10"], "rate", "/s", True),
+    ("connects/s (10 at a time)", "connects", ["count=1000", "concurrency=10"], "rate", "/s", True),
     ("ack latency p50 (ms), 1 client", "latency", ["pairs=300"], "p50", "ms", False),
     ("ack latency p99 (ms), 1 client", "latency", ["pairs=300"], "p99", "ms", False),
 ]
