@@ -10,7 +10,6 @@ WebSocket client of the protocol tests.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -18,32 +17,18 @@ from typing import Any
 
 import pytest
 from engineio import packet as eio_packet
-from protocol_support import RawWebSocket
-from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer
+from protocol_support import RawWebSocket, mode_server
 
 from flask_socketio import transport
 from tests.apps.direct_app import BIG, create_app
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 @pytest.fixture(params=["threading", "gevent", "gevent-direct"])
 def server(request: pytest.FixtureRequest) -> Iterator[Any]:
-    srv: Any
-    if request.param == "threading":
-        app = create_app()
-        srv = ThreadLiveServer(app, app.extensions["socketio"])
-    else:
-        factory = "create_gevent_app" if request.param == "gevent" else "create_gevent_direct_app"
-        spec = f"tests.apps.direct_app:{factory}()"
-        srv = ProcessLiveServer(spec, "gevent", cwd=ROOT, name="perf-direct")
-    srv.start()
-    try:
+    factory = "create_gevent_app" if request.param == "gevent" else "create_gevent_direct_app"
+    mode = "threading" if request.param == "threading" else "gevent"
+    with mode_server(mode, create_app, f"tests.apps.direct_app:{factory}()", "perf-direct") as srv:
         yield srv
-    finally:
-        srv.stop()
-        if isinstance(srv, ProcessLiveServer):
-            srv.close()
 
 
 def _event(ws: RawWebSocket) -> list:
@@ -96,23 +81,17 @@ def test_a_client_that_does_not_read_does_not_hold_up_a_broadcast(server: Any) -
 
 
 def test_an_idle_websocket_session_writes_directly() -> None:
-    app = create_app()
-    socketio = app.extensions["socketio"]
-    srv = ThreadLiveServer(app, socketio)
-    srv.start()
-    try:
+    with mode_server("threading", create_app, "", "perf-direct") as srv:
         ws = RawWebSocket(srv.url)
         ws.connect_namespace()
         ws.send_frame(b'421["echo","x"]')
         assert ws.message() == b'431["x"]'
-        (sock,) = socketio.server.eio.sockets.values()
+        (sock,) = srv.socketio.server.eio.sockets.values()
         deadline = time.monotonic() + 5
         while not sock._direct_idle and time.monotonic() < deadline:
             time.sleep(0.01)
         assert sock._direct is not None and sock._direct_idle
         ws.close()
-    finally:
-        srv.stop()
 
 
 def _pair(gevent_sockets: bool) -> tuple[Any, Any]:

@@ -8,37 +8,22 @@ the bytes on the wire (close codes, what comes after the session, frame boundari
 from __future__ import annotations
 
 import json
-import os
 import struct
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from protocol_support import RawWebSocket
-from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer
+from protocol_support import RawWebSocket, mode_server
 
 from flask_socketio.transport import frame_for
 from tests.apps.transport_app import create_app
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 @pytest.fixture(params=["threading", "gevent"])
 def server(request: pytest.FixtureRequest) -> Iterator[Any]:
-    srv: Any
-    if request.param == "threading":
-        app = create_app()
-        srv = ThreadLiveServer(app, app.extensions["socketio"])
-    else:
-        spec = "tests.apps.transport_app:create_gevent_app()"
-        srv = ProcessLiveServer(spec, "gevent", cwd=ROOT, name="perf-transport")
-    srv.start()
-    try:
+    gevent_spec = "tests.apps.transport_app:create_gevent_app()"
+    with mode_server(request.param, create_app, gevent_spec, "perf-transport") as srv:
         yield srv
-    finally:
-        srv.stop()
-        if isinstance(srv, ProcessLiveServer):
-            srv.close()
 
 
 def test_acked_events_round_trip(server: Any) -> None:

@@ -4,19 +4,17 @@ session's writer must still send binary data as binary frames."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import engineio
 import pytest
-from core_support import ASYNC_MODE
+from core_support import ASYNC_MODE, live_server
 from flask import Flask
 from protocol_support import RawWebSocket
 
 from flask_socketio import SocketIO
 from flask_socketio.engineio_server import EngineIOServer
-from flask_socketio.serving import make_server
 
 pytestmark = pytest.mark.skipif(
     ASYNC_MODE != "threading", reason="simple-websocket is the threading driver"
@@ -37,14 +35,8 @@ def base() -> Iterator[str]:
     app = Flask("fallback")
     socketio = SocketIO(app, async_mode="threading")  # only for make_server's choice
     app.wsgi_app = engineio.WSGIApp(eio, engineio_path="socket.io")  # type: ignore[method-assign]
-    handle = make_server(app, socketio, "127.0.0.1", 0)
-    runner = threading.Thread(target=handle.serve_forever, daemon=True)
-    runner.start()
-    try:
-        yield f"http://127.0.0.1:{handle.port}"
-    finally:
-        handle.shutdown()
-        runner.join(5)
+    with live_server(app, socketio) as url:
+        yield url
 
 
 def test_a_bytearray_goes_as_a_binary_frame(base: str) -> None:

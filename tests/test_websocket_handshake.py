@@ -16,31 +16,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer
+from protocol_support import mode_server
 
 from flask_socketio.transport import _handshake_request
 from tests.apps.transport_app import create_app
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 
 
 @pytest.fixture(scope="module", params=["threading", "gevent"])
 def server(request: pytest.FixtureRequest) -> Iterator[Any]:
-    srv: Any
-    if request.param == "threading":
-        app = create_app()
-        srv = ThreadLiveServer(app, app.extensions["socketio"])
-    else:
-        spec = "tests.apps.transport_app:create_gevent_app()"
-        srv = ProcessLiveServer(spec, "gevent", cwd=ROOT, name="ws-handshake")
-    srv.start()
-    try:
+    gevent_spec = "tests.apps.transport_app:create_gevent_app()"
+    with mode_server(request.param, create_app, gevent_spec, "ws-handshake") as srv:
         yield srv
-    finally:
-        srv.stop()
-        if isinstance(srv, ProcessLiveServer):
-            srv.close()
 
 
 def handshake(url: str, headers: dict[str, str]) -> tuple[str, dict[str, str], bytes]:

@@ -9,7 +9,7 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -56,6 +56,33 @@ def serve(**options: Any) -> Iterator[Server]:
     app, socketio = reference_app(**options)
     with live_server(app, socketio) as base:
         yield Server(base, socketio)
+
+
+#: the repository's root: the working folder of gevent server subprocesses
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@contextmanager
+def mode_server(
+    mode: str, create_app: Callable[[], Flask], gevent_spec: str, name: str
+) -> Iterator[Any]:
+    """A live server for ``mode``: threading serves ``create_app()`` from a thread here, gevent
+    serves ``gevent_spec`` (``module:factory()``) from a subprocess (gevent must patch first)."""
+    from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer
+
+    srv: Any
+    if mode == "threading":
+        app = create_app()
+        srv = ThreadLiveServer(app, app.extensions["socketio"])
+    else:
+        srv = ProcessLiveServer(gevent_spec, "gevent", cwd=ROOT, name=name)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        if isinstance(srv, ProcessLiveServer):
+            srv.close()
 
 
 class Server:
