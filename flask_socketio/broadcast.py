@@ -12,6 +12,8 @@ Pinned against python-socketio 5.18's ``Manager.emit``.
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import socketio
@@ -72,17 +74,23 @@ class Manager(socketio.Manager):
                     participants.pop(sid, None)
                 except TypeError:  # unhashable: the base class's list test never matches it
                     pass
+        self._deliver(participants, eio_packets)
+
+    def _deliver(self, participants: dict, eio_packets: list) -> None:
+        """Hand the packets to each recipient's Engine.IO socket, in order."""
+        server = self.server
         sockets = server.eio.sockets
         fallback = server._send_eio_packet
-        if len(eio_packets) == 1:
-            pkt = eio_packets[0]
-            for eio_sid in participants.values():
-                sock = sockets.get(eio_sid)
-                if sock is not None and not sock.closed:
-                    sock.send(pkt)
-                else:
+        if len(eio_packets) > 1 or server.eio.logger.isEnabledFor(logging.INFO):
+            for eio_sid in participants.values():  # attachments, or a log line per recipient
+                for pkt in eio_packets:
                     fallback(eio_sid, pkt)
             return
+        pkt = eio_packets[0]
+        now = time.time()  # the ping deadlines, checked against one clock reading
         for eio_sid in participants.values():
-            for pkt in eio_packets:
+            sock = sockets.get(eio_sid)
+            if sock is not None and not sock.closed:
+                sock.send_broadcast(pkt, now)
+            else:
                 fallback(eio_sid, pkt)
