@@ -7,6 +7,10 @@ Engine.IO packet object to each recipient's socket directly, so the transport ca
 once for everyone. Emits with a callback (one ack id per recipient) and recipients that are not
 open network sockets (in-process test clients, closing sessions) take the base class's path.
 
+Under threading a broadcast's frames are written from the handler's thread; the fan-outs take
+turns in their events' arrival order (:mod:`.fanout`). Under gevent the loop never yields, so
+two broadcasts cannot interleave.
+
 Pinned against python-socketio 5.18's ``Manager.emit``.
 """
 
@@ -21,10 +25,16 @@ from engineio import packet as eio_packet
 from socketio import packet
 
 from .eio_socket import SharedPacket
+from .fanout import FanoutTurns
 
 
 class Manager(socketio.Manager):
     """``socketio.Manager`` whose broadcasts cost one ``send`` call per recipient."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: threading: each broadcast's loop over its recipients holds a turn
+        self.fanout_turns = FanoutTurns()
 
     def emit(
         self,
@@ -74,7 +84,11 @@ class Manager(socketio.Manager):
                     participants.pop(sid, None)
                 except TypeError:  # unhashable: the base class's list test never matches it
                     pass
-        self._deliver(participants, eio_packets)
+        if server.eio.async_mode == "threading":
+            with self.fanout_turns:
+                self._deliver(participants, eio_packets)
+        else:  # gevent: the loop never yields, so broadcasts cannot interleave
+            self._deliver(participants, eio_packets)
 
     def _deliver(self, participants: dict, eio_packets: list) -> None:
         """Hand the packets to each recipient's Engine.IO socket, in order."""

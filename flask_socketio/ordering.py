@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .fanout import new_ticket, run_with_ticket
+
 #: the server option's name
 OPTION = "ordered_events"
 
@@ -67,9 +69,13 @@ class EventRunner:
         self.ordered = ordered
         self._spawn = _spawner(server)
         self._queues = ConnectionQueues(self._spawn, server.logger) if ordered else None
+        #: threading: each event carries its arrival ticket to its broadcasts (:mod:`.fanout`)
+        self._ticketed = server.async_mode == "threading"
 
     def run(self, eio_sid: str, call: Callable[..., Any], *args: Any) -> None:
         """Run ``call(*args)`` for an event of ``eio_sid``, concurrently with other connections."""
+        if self._ticketed:
+            call, args = run_with_ticket, (new_ticket(), call, *args)
         if self._queues is not None:
             self._queues.submit(eio_sid, call, *args)
         else:

@@ -1,14 +1,17 @@
 """``ordered_events=True``: one connection's events are handled in arrival order, over the network.
 
-The app's handler sleeps a random 0-2 ms before it broadcasts, so with python-socketio's task per
-event one sender's broadcasts overtake each other; the delivery ledger counts every arrival that
-comes before an older message of the same sender. With the option, the count must be zero while
-two senders still run side by side; without it, the same run shows the reordering (so the test
-can tell the two apart).
+The app's handler sleeps before it broadcasts (a random 0-2 ms, and 50 ms for every tenth event),
+so with python-socketio's task per event one sender's broadcasts overtake each other; the
+delivery ledger counts every arrival that comes before an older message of the same sender. With
+the option, the count must be zero while two senders still run side by side; without it, the
+same run shows the reordering (so the test can tell the two apart). The long sleeps are for
+threading, where fan-outs waiting for their turn go in arrival order (``flask_socketio.fanout``):
+there only a handler still asleep when a later one broadcasts is overtaken.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
@@ -30,13 +33,14 @@ CLIENTS = 10
 
 def create_app(async_mode: str = "threading", ordered: bool = True) -> Flask:
     """The jittery broadcast app (``ordered`` sets ``ordered_events``)."""
+    events = itertools.count(1)
     app = Flask(__name__)
     app.config["SECRET_KEY"] = "perf"
     socketio = SocketIO(app, async_mode=async_mode, ordered_events=ordered)
 
     @socketio.on("broadcast")
     def on_broadcast(payload: dict) -> None:
-        socketio.sleep(random.random() * 0.002)
+        socketio.sleep(0.05 if next(events) % 10 == 0 else random.random() * 0.002)
         emit("news", payload, broadcast=True)
 
     @socketio.on("slow")
