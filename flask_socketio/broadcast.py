@@ -9,7 +9,9 @@ open network sockets (in-process test clients, closing sessions) take the base c
 
 Under threading a broadcast's frames are written from the handler's thread; the fan-outs take
 turns in their events' arrival order (:mod:`.fanout`). Under gevent the loop never yields, so
-two broadcasts cannot interleave.
+two broadcasts cannot interleave. Broadcasts with binary attachments, with a callback, or with
+per-packet INFO logging on take the server's general send without a turn, as do the message
+queue managers (python-socketio's own).
 
 Pinned against python-socketio 5.18's ``Manager.emit``.
 """
@@ -84,27 +86,35 @@ class Manager(socketio.Manager):
                     participants.pop(sid, None)
                 except TypeError:  # unhashable: the base class's list test never matches it
                     pass
-        if server.eio.async_mode == "threading":
-            with self.fanout_turns:
-                self._deliver(participants, eio_packets)
-        else:  # gevent: the loop never yields, so broadcasts cannot interleave
-            self._deliver(participants, eio_packets)
-
-    def _deliver(self, participants: dict, eio_packets: list) -> None:
-        """Hand the packets to each recipient's Engine.IO socket, in order."""
-        server = self.server
-        sockets = server.eio.sockets
         fallback = server._send_eio_packet
         if len(eio_packets) > 1 or server.eio.logger.isEnabledFor(logging.INFO):
-            for eio_sid in participants.values():  # attachments, or a log line per recipient
+            # attachments, or a log line per recipient: the server's general send, and no
+            # turn (a send there may close a session, running the app's disconnect handler)
+            for eio_sid in participants.values():
                 for pkt in eio_packets:
                     fallback(eio_sid, pkt)
             return
-        pkt = eio_packets[0]
+        if server.eio.async_mode == "threading":
+            with self.fanout_turns:
+                gone = self._deliver(participants, eio_packets[0])
+        else:  # gevent: the loop never yields, so broadcasts cannot interleave
+            gone = self._deliver(participants, eio_packets[0])
+        for sock in gone:  # after the loop: closing runs the app's disconnect handlers
+            sock.check_ping_timeout()
+
+    def _deliver(self, participants: dict, pkt: Any) -> list:
+        """Hand ``pkt`` to each recipient's Engine.IO socket, in order; the sockets whose
+        client let the ping deadline pass (nothing sent to them)."""
+        server = self.server
+        sockets = server.eio.sockets
+        fallback = server._send_eio_packet
+        gone = []
         now = time.time()  # the ping deadlines, checked against one clock reading
         for eio_sid in participants.values():
             sock = sockets.get(eio_sid)
             if sock is not None and not sock.closed:
-                sock.send_broadcast(pkt, now)
+                if not sock.send_broadcast(pkt, now):
+                    gone.append(sock)
             else:
-                fallback(eio_sid, pkt)
+                fallback(eio_sid, pkt)  # an in-process peer, or a session being closed
+        return gone

@@ -248,18 +248,20 @@ class Socket(eio_socket.Socket):
             data = pkt.data if not isinstance(pkt.data, (bytes, bytearray)) else "<binary>"
             logger.info("%s: Sending packet %s data %s", self.sid, pkt.packet_type, data)
 
-    def send_broadcast(self, pkt: packet.Packet, now: float) -> None:
+    def send_broadcast(self, pkt: packet.Packet, now: float) -> bool:
         """:meth:`send` for one recipient of a broadcast, with what is the same for every
         recipient worked out once by the caller: the time (for the ping deadline) and that no
-        per-packet log line is wanted."""
+        per-packet log line is wanted. False when the ping deadline has passed: nothing is
+        sent, and the caller closes the session (:meth:`check_ping_timeout`) once its loop
+        is over, since closing runs the app's disconnect handlers."""
         due = self.last_ping or self._next_ping
         if due and now - due >= self.server.ping_timeout:
-            self.check_ping_timeout()  # closes the session: the client is gone
-            return
+            return False
         if self._direct is None:
             self.queue.put(pkt)
         else:
             self._send_direct(pkt)
+        return True
 
     def _send_direct(self, pkt: packet.Packet) -> None:
         """The direct write path (Node's ``uv_try_write``): while the writer is idle and its

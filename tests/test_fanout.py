@@ -88,3 +88,42 @@ def test_a_free_turn_is_taken_at_once_whatever_the_ticket() -> None:
     thread.start()
     assert done.wait(5)
     thread.join(5)
+
+
+def test_a_client_past_its_ping_deadline_is_closed_after_the_broadcast_loop() -> None:
+    """A recipient whose ping deadline passed gets nothing, and its session is closed once
+    the loop is over: the app's disconnect handler never runs while a turn is held (a handler
+    taking a lock of the app's own could otherwise stall every broadcast)."""
+    from core_support import live_server, make_app
+    from protocol_support import RawWebSocket
+
+    from flask_socketio import emit
+
+    app, socketio = make_app("fanout", ping_interval=25, ping_timeout=20)
+    seen: dict[str, object] = {}
+
+    @socketio.on("go")
+    def go() -> None:
+        emit("news", "x", broadcast=True)
+
+    @socketio.on("disconnect")
+    def disconnect(*_: object) -> None:
+        seen["turn held by this thread"] = (
+            socketio.server.manager.fanout_turns._owner == threading.get_ident()
+        )
+
+    with live_server(app, socketio) as base:
+        gone = RawWebSocket(base)
+        gone.connect_namespace()
+        (stale,) = socketio.server.eio.sockets.values()
+        sender = RawWebSocket(base)
+        sender.connect_namespace()
+        stale.last_ping = time.time() - 60  # a ping that was never answered
+        sender.send_frame(b'42["go"]')
+        assert sender.message() == b'42["news","x"]'
+        deadline = time.monotonic() + 5
+        while "turn held by this thread" not in seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert seen == {"turn held by this thread": False}
+        assert stale.closed
+        sender.close()
