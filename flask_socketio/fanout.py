@@ -59,8 +59,18 @@ class FanoutTurns:
             wake.acquire()
             if ticket is None:
                 ticket = new_ticket()
-            heapq.heappush(self._waiting, (ticket, next(self._order), me, wake))
-        wake.acquire()  # released by the holder, which made this thread the owner
+            entry = (ticket, next(self._order), me, wake)
+            heapq.heappush(self._waiting, entry)
+        try:
+            wake.acquire()  # released by the holder, which made this thread the owner
+        except BaseException:  # interrupted while waiting: leave the line, or pass the turn on
+            with self._lock:
+                if entry in self._waiting:
+                    self._waiting.remove(entry)
+                    heapq.heapify(self._waiting)
+                    raise
+            self.__exit__()
+            raise
 
     def __exit__(self, *exc_info: object) -> None:
         with self._lock:
