@@ -13,9 +13,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 
 #: RFC 6455 §1.3: appended to the client's key before hashing
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: RFC 9110 §5.6.2
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[\x20-\x7e\t]*")
+#: headers the fast path does not read but the handshake used to pass through websockets'
+#: checks (a value with a forbidden character got 400 there)
+_CHECKED_ELSEWHERE = ("HTTP_ORIGIN", "HTTP_SEC_WEBSOCKET_EXTENSIONS")
 
 
 def switching_protocols(environ: dict) -> bytes | None:
@@ -32,6 +39,7 @@ def switching_protocols(environ: dict) -> bytes | None:
         or str(get("HTTP_UPGRADE", "")).lower() != "websocket"
         or "HTTP_SEC_WEBSOCKET_PROTOCOL" in environ  # a subprotocol offer: accept() answers it
         or not _has_upgrade_token(str(get("HTTP_CONNECTION", "")))
+        or not all(_printable(get(key)) for key in _CHECKED_ELSEWHERE)
     ):
         return None
     try:
@@ -47,7 +55,17 @@ def switching_protocols(environ: dict) -> bytes | None:
 
 
 def _has_upgrade_token(connection: str) -> bool:
-    """Whether the Connection header lists the ``upgrade`` option (RFC 9110 §7.6.1)."""
+    """Whether the Connection header is a list of tokens (RFC 9110 §7.6.1) with ``upgrade``
+    among them; anything websockets' parser would refuse is left to it."""
     if connection.lower() == "upgrade":
         return True
-    return any(token.strip().lower() == "upgrade" for token in connection.split(","))
+    tokens = [token.strip(" \t") for token in connection.split(",")]
+    if not all(_TOKEN.fullmatch(token) for token in tokens if token):
+        return False
+    return any(token.lower() == "upgrade" for token in tokens)
+
+
+def _printable(value: object) -> bool:
+    """Whether a header value holds only visible ASCII, spaces and tabs (what websockets lets
+    into a header; others get its 400)."""
+    return value is None or (isinstance(value, str) and _FIELD_VALUE.fullmatch(value) is not None)

@@ -48,6 +48,7 @@ def websockets_accept_key(environ: dict) -> str:
     [
         {},
         {"HTTP_CONNECTION": "keep-alive, Upgrade"},  # Firefox
+        {"HTTP_CONNECTION": "Upgrade,\tHTTP2-Settings"},
         {"HTTP_UPGRADE": "WebSocket", "HTTP_CONNECTION": "upgrade"},
         {"HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"},  # offered, none negotiated
         {"HTTP_ORIGIN": "http://example.com"},  # Engine.IO checks origins before this
@@ -82,6 +83,10 @@ def test_a_plain_handshake_gets_the_accept_key_websockets_computes(overrides):
         {"HTTP_SEC_WEBSOCKET_PROTOCOL": "chat"},
         {"REQUEST_METHOD": "POST"},
         {"SERVER_PROTOCOL": "HTTP/1.0"},
+        {"HTTP_CONNECTION": "bad token, Upgrade"},  # not a token list: websockets refuses it
+        {"HTTP_CONNECTION": "keep-alive,\xa0Upgrade"},
+        {"HTTP_ORIGIN": "http://example.com\x01"},  # a forbidden character: websockets' 400
+        {"HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate\x7f"},
     ],
 )
 def test_any_other_handshake_is_left_to_websockets(overrides):
