@@ -1,19 +1,19 @@
 """``ordered_events=True``: one connection's events are handled in arrival order, over the network.
 
-The app's handler sleeps before it broadcasts (a random 0-2 ms, and 50 ms for every tenth event),
-so with python-socketio's task per event one sender's broadcasts overtake each other; the
-delivery ledger counts every arrival that comes before an older message of the same sender. With
-the option, the count must be zero while two senders still run side by side; without it, the
-same run shows the reordering (so the test can tell the two apart). The long sleeps are for
-threading, where fan-outs waiting for their turn go in arrival order (``flask_socketio.fanout``):
-there only a handler still asleep when a later one broadcasts is overtaken.
+The app's handler sleeps a random 0-2 ms before it broadcasts, and the delivery ledger counts
+every arrival that comes before an older message of the same sender. With the option, the count
+must be zero while two senders still run side by side. Without it, the same run must show
+reordering, so that the test can tell the two apart: there every tenth message's handler waits
+until a newer message of the same sender went out before it broadcasts (bounded). Sleeps alone
+no longer show it reliably: under threading, fan-outs that wait for their turn go in arrival
+order (``flask_socketio.fanout``), and on a busy machine the events arrive too far apart.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_socketio_testing.ledger import DeliveryLedger
+from flask_socketio_testing.stamp import STAMP_KEY
 from flask_socketio_testing.swarm import Swarm
 from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer
 
@@ -32,16 +33,28 @@ CLIENTS = 10
 
 
 def create_app(async_mode: str = "threading", ordered: bool = True) -> Flask:
-    """The jittery broadcast app (``ordered`` sets ``ordered_events``)."""
-    events = itertools.count(1)
+    """The jittery broadcast app (``ordered`` sets ``ordered_events``; without it, every tenth
+    message of a sender is held back until a newer one of that sender went out, or for a
+    second at most)."""
+    newest: dict[str, int] = {}  # sender -> the highest sequence number broadcast so far
+    progress = threading.Condition()  # gevent's under the gevent server (patched)
     app = Flask(__name__)
     app.config["SECRET_KEY"] = "perf"
     socketio = SocketIO(app, async_mode=async_mode, ordered_events=ordered)
 
     @socketio.on("broadcast")
     def on_broadcast(payload: dict) -> None:
-        socketio.sleep(0.05 if next(events) % 10 == 0 else random.random() * 0.002)
+        stamp = payload[STAMP_KEY]
+        sender, seq = stamp["sender"], stamp["seq"]
+        if not ordered and seq % 10 == 5:
+            with progress:  # until a newer message of this sender went out
+                progress.wait_for(lambda: newest.get(sender, -1) > seq, timeout=1)
+        else:
+            socketio.sleep(random.random() * 0.002)
         emit("news", payload, broadcast=True)
+        with progress:
+            newest[sender] = max(newest.get(sender, -1), seq)
+            progress.notify_all()
 
     @socketio.on("slow")
     def on_slow(seconds: float) -> str:
