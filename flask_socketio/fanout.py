@@ -41,9 +41,9 @@ class FanoutTurns:
         self._lock = threading.Lock()
         self._owner: int | None = None  # the thread holding the turn
         self._depth = 0
-        #: (ticket, arrival, thread, its wake-up lock), lowest ticket first
-        self._waiting: list[tuple[int, int, int, Any]] = []
-        self._order = itertools.count()
+        #: (ticket, thread, its wake-up lock), lowest ticket first (tickets are unique, and
+        #: a thread waits for one turn at a time, so the lock is never compared)
+        self._waiting: list[tuple[int, int, Any]] = []
 
     def __enter__(self) -> None:
         me = threading.get_ident()
@@ -59,7 +59,7 @@ class FanoutTurns:
             wake.acquire()
             if ticket is None:
                 ticket = new_ticket()
-            entry = (ticket, next(self._order), me, wake)
+            entry = (ticket, me, wake)
             heapq.heappush(self._waiting, entry)
         try:
             wake.acquire()  # released by the holder, which made this thread the owner
@@ -80,6 +80,6 @@ class FanoutTurns:
             if not self._waiting:
                 self._owner = None
                 return
-            _, _, thread, wake = heapq.heappop(self._waiting)
+            _, thread, wake = heapq.heappop(self._waiting)
             self._owner, self._depth = thread, 1
         wake.release()

@@ -11,7 +11,6 @@ order (``flask_socketio.fanout``), and on a busy machine the events arrive too f
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -23,11 +22,9 @@ from flask import Flask
 from flask_socketio_testing.ledger import DeliveryLedger
 from flask_socketio_testing.stamp import STAMP_KEY
 from flask_socketio_testing.swarm import Swarm
-from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer
 
 from flask_socketio import SocketIO, emit
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MESSAGES = 150  # per sender
 CLIENTS = 10
 
@@ -77,21 +74,14 @@ def create_gevent_unordered_app() -> Flask:
 
 
 def _serve(mode: str, ordered: bool) -> Iterator[Any]:
-    server: Any
-    if mode == "threading":
-        app = create_app("threading", ordered)
-        server = ThreadLiveServer(app, app.extensions["socketio"])
-    else:
-        kind = "ordered" if ordered else "unordered"
-        spec = f"tests.test_perf_ordering:create_gevent_{kind}_app()"
-        server = ProcessLiveServer(spec, "gevent", cwd=ROOT, name=f"perf-{kind}")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        if isinstance(server, ProcessLiveServer):
-            server.close()
+    # imported here: the gevent server subprocess imports this module for its app factory,
+    # without the tests' support folder on its path
+    from protocol_support import mode_server
+
+    kind = "ordered" if ordered else "unordered"
+    spec = f"tests.test_perf_ordering:create_gevent_{kind}_app()"
+    with mode_server(mode, lambda: create_app("threading", ordered), spec, f"perf-{kind}") as srv:
+        yield srv
 
 
 @pytest.fixture(params=["threading", "gevent"])

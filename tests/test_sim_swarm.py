@@ -17,6 +17,7 @@ from flask_socketio_testing.faults import FaultProxy
 from flask_socketio_testing.ledger import DeliveryLedger
 from flask_socketio_testing.stamp import read_stamp
 from flask_socketio_testing.swarm import Swarm
+from protocol_support import running
 from pytest_flask_socketio.live_server import ProcessLiveServer, ThreadLiveServer
 
 from tests.apps.sim_app import create_app
@@ -43,13 +44,8 @@ def _gevent_server(**options: Any) -> ProcessLiveServer:
 
 def _serve(mode: str, options: dict) -> Iterator[Any]:
     srv = _thread_server(**options) if mode == "threading" else _gevent_server(**options)
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
-        if isinstance(srv, ProcessLiveServer):
-            srv.close()
 
 
 @pytest.fixture(params=["threading", "gevent"])

@@ -63,6 +63,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @contextmanager
+def running(srv: Any) -> Iterator[Any]:
+    """Start a live server, yield it, stop it; a subprocess server's log file goes too."""
+    from pytest_flask_socketio.live_server import ProcessLiveServer
+
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        if isinstance(srv, ProcessLiveServer):
+            srv.close()
+
+
+@contextmanager
 def mode_server(
     mode: str, create_app: Callable[[], Flask], gevent_spec: str, name: str
 ) -> Iterator[Any]:
@@ -76,13 +90,8 @@ def mode_server(
         srv = ThreadLiveServer(app, app.extensions["socketio"])
     else:
         srv = ProcessLiveServer(gevent_spec, "gevent", cwd=ROOT, name=name)
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
-        if isinstance(srv, ProcessLiveServer):
-            srv.close()
 
 
 class Server:
