@@ -8,6 +8,9 @@ within every round (the order rotates) and the medians are printed with the load
 
     python tests/benchmarks/bench_connects.py --rounds 3 \
         before=project-gevent@/tmp/before after=project-gevent upstream-gevent
+
+``--client minimal`` drives them with ``loadgen/handshake.js`` instead of socket.io-client,
+which costs more CPU per connect than the servers and so caps every server's rate alike.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import ROOT, SERVERS, Server, loadgen  # noqa: E402
 
 
-def measure(label: str, spec: str, count: int, upstream_python: str) -> tuple[float, float]:
+def measure(
+    label: str, spec: str, count: int, upstream_python: str, workload: str = "connects"
+) -> tuple[float, float]:
     """(connects/s, server CPU µs per connect + disconnect) of one run of ``spec``."""
     name, _, checkout = spec.partition("@")
     if name not in SERVERS:
@@ -39,9 +44,9 @@ def measure(label: str, spec: str, count: int, upstream_python: str) -> tuple[fl
         if saved is not None:
             os.environ["PROJECT_PYTHONPATH"] = saved
     try:
-        loadgen("connects", server.url, ["count=100", "concurrency=10"])  # warm-up
+        loadgen(workload, server.url, ["count=100", "concurrency=10"])  # warm-up
         cpu = server.cpu_seconds()
-        outcome = loadgen("connects", server.url, [f"count={count}", "concurrency=10"])
+        outcome = loadgen(workload, server.url, [f"count={count}", "concurrency=10"])
         cpu = server.cpu_seconds() - cpu
     finally:
         server.stop()
@@ -53,18 +58,25 @@ def main() -> None:
     parser.add_argument("variants", nargs="+", help="LABEL=SERVER[@CHECKOUT] or SERVER")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--count", type=int, default=1500)
+    parser.add_argument(
+        "--client",
+        choices=["socket.io-client", "minimal"],
+        default="socket.io-client",
+        help="minimal: loadgen/handshake.js, which keeps the server the busier side",
+    )
     args = parser.parse_args()
     upstream_python = os.environ.get("UPSTREAM_PYTHON", str(ROOT / ".venv-upstream/bin/python"))
+    workload = "handshakes" if args.client == "minimal" else "connects"
     variants = [v.partition("=")[::2] if "=" in v else (v, v) for v in args.variants]
     samples: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in variants}
     for round_number in range(args.rounds):
         shift = round_number % len(variants)
         for label, spec in variants[shift:] + variants[:shift]:
-            rate, cpu = measure(label, spec, args.count, os.path.abspath(upstream_python))
+            rate, cpu = measure(label, spec, args.count, os.path.abspath(upstream_python), workload)
             samples[label].append((rate, cpu))
             load = os.getloadavg()[0]
             print(f"round {round_number + 1}: {label} {rate:,.0f}/s {cpu:,.0f} µs load {load:.2f}")
-    print(f"\n{args.count} connects, 10 at a time, {args.rounds} rounds, medians")
+    print(f"\n{args.count} connects ({args.client}), 10 at a time, {args.rounds} rounds, medians")
     for label, values in samples.items():
         rate = statistics.median(v[0] for v in values)
         cpu = statistics.median(v[1] for v in values)

@@ -6,11 +6,14 @@
 //   echo       N clients each send `count` acked echoes back to back     -> acks/s
 //   broadcast  N clients join room r, one sends `count` bcast emits    -> deliveries/s
 //   rooms      `rooms` rooms of `size` clients, one sender per room    -> deliveries/s
+//              (both: `workers=K` receives in K processes, see roomTraffic)
 //   connects   `count` connect+disconnect, `concurrency` at a time     -> connects/s
+//   handshakes the same with the minimal client of handshake.js         -> connects/s
 //   latency    one client, pairs of acked echoes sent back to back      -> p50/p99 ms
 //   idle       N idle clients; prints {"ready":N}, waits for a line on stdin, then closes
 "use strict";
 const { io } = require("socket.io-client");
+const { handshake } = require("./handshake");
 
 const [workload, url, ...rest] = process.argv.slice(2);
 const opt = Object.fromEntries(rest.map((kv) => kv.split("=")).map(([k, v]) => [k, Number(v)]));
@@ -65,38 +68,95 @@ async function echo() {
   return { rate: (sockets.length * count) / seconds, seconds };
 }
 
-// deliveries from `senders` (one per room) to every member of each room, in order or not
-async function roomTraffic(rooms, size, count) {
-  const members = await connectMany(rooms * size);
-  await Promise.all(members.map((s, i) => ack(s, "join", `room${i % rooms}`)));
-  const expected = rooms * size * count;
-  let received = 0;
-  let outOfOrder = 0;
-  let t0;
+// Room traffic is received in `workers` processes (option, default 1): one Node process is
+// one core, and 200 receiving clients can keep it busier than the server. Client j joins room
+// j % rooms; clients 0..rooms-1 send (one per room) and live in the main process, the others
+// are dealt round-robin over the processes. Every process counts its own deliveries.
+const epochMs = () => performance.timeOrigin + performance.now();  // comparable across processes
+
+function roomMembers(rooms, size, workers, index) {
+  const mine = [];
+  for (let j = 0; j < rooms * size; j++) {
+    const owner = j < rooms ? 0 : (j - rooms) % workers;
+    if (owner === index) mine.push(j);
+  }
+  return mine;
+}
+
+// connects and joins this process's clients; `done` resolves once each got `count` messages
+async function joinRooms(rooms, size, count, workers, index) {
+  const ids = roomMembers(rooms, size, workers, index);
+  const sockets = await connectMany(ids.length);
+  await Promise.all(sockets.map((s, k) => ack(s, "join", `room${ids[k] % rooms}`)));
+  const expected = ids.length * count;
+  const tally = { received: 0, outOfOrder: 0, end: 0 };
   const done = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timeout: ${received}/${expected}`)),
+    const timer = setTimeout(() => reject(new Error(`timeout: ${tally.received}/${expected}`)),
       Math.max(1000, deadlineMs - (Date.now() - started)));
-    members.forEach((s) => {
+    const finish = () => { tally.end = epochMs(); clearTimeout(timer); resolve(tally); };
+    if (expected === 0) finish();
+    sockets.forEach((s) => {
       const last = new Map();
       s.on("bcast", (data) => {
-        if (data.i <= (last.get(data.room) ?? -1)) outOfOrder++;
+        if (data.i <= (last.get(data.room) ?? -1)) tally.outOfOrder++;
         last.set(data.room, data.i);
-        if (++received === expected) { clearTimeout(timer); resolve(); }
+        if (++tally.received === expected) finish();
       });
     });
   });
-  t0 = process.hrtime.bigint();
-  for (let r = 0; r < rooms; r++) {
-    const sender = members[r];  // member r is in room r (i % rooms)
-    for (let i = 0; i < count; i++) sender.emit("bcast", { room: `room${r}`, i, text: "x".repeat(40) });
-  }
-  await done;
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  closeAll(members);
-  return { rate: expected / seconds, seconds, out_of_order: outOfOrder };
+  return { sockets, done };
 }
 
-async function connects() {
+// a helper process of roomTraffic (forked with IPC): joins, reports ready, then its tally
+async function member() {
+  const own = await joinRooms(opt.rooms, opt.size, opt.count, opt.workers, opt.index);
+  process.send({ ready: own.sockets.length });
+  process.send({ tally: await own.done });
+  await new Promise((resolve) => process.once("message", resolve));  // "close"
+  closeAll(own.sockets);
+  return { closed: own.sockets.length };
+}
+
+// a forked helper; `next()` is its next IPC message
+function helper(rooms, size, count, workers, index) {
+  const { fork } = require("child_process");
+  const args = ["member", url, `rooms=${rooms}`, `size=${size}`, `count=${count}`,
+    `workers=${workers}`, `index=${index}`, `timeout=${opt.timeout || 60}`];
+  const child = fork(__filename, args, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  const messages = [];
+  let waiting = null;
+  child.on("message", (m) => (waiting ? (waiting.resolve(m), (waiting = null)) : messages.push(m)));
+  child.on("exit", (code) => waiting && waiting.reject(new Error(`helper ${index} exited with ${code}`)));
+  const next = () => messages.length
+    ? Promise.resolve(messages.shift())
+    : new Promise((resolve, reject) => { waiting = { resolve, reject }; });
+  return { child, next };
+}
+
+// deliveries from one sender per room to every member of each room, in order or not
+async function roomTraffic(rooms, size, count) {
+  const workers = Math.max(1, opt.workers || 1);
+  const helpers = Array.from({ length: workers - 1 }, (_, k) => helper(rooms, size, count, workers, k + 1));
+  const own = await joinRooms(rooms, size, count, workers, 0);
+  for (const h of helpers) await h.next();  // {ready}
+  const t0 = epochMs();
+  for (let r = 0; r < rooms; r++) {
+    const sender = own.sockets[r];  // client r, of room r
+    for (let i = 0; i < count; i++) sender.emit("bcast", { room: `room${r}`, i, text: "x".repeat(40) });
+  }
+  const all = [await own.done];
+  for (const h of helpers) all.push((await h.next()).tally);
+  const seconds = (Math.max(...all.map((t) => t.end)) - t0) / 1000;
+  helpers.forEach((h) => h.child.send("close"));
+  closeAll(own.sockets);
+  const expected = rooms * size * count;
+  const received = all.reduce((n, t) => n + t.received, 0);
+  if (received !== expected) throw new Error(`received ${received} of ${expected}`);
+  const outOfOrder = all.reduce((n, t) => n + t.outOfOrder, 0);
+  return { rate: expected / seconds, seconds, out_of_order: outOfOrder, workers };
+}
+
+async function connects(session = async () => (await connect()).disconnect()) {
   const count = opt.count || 300;
   const concurrency = opt.concurrency || 10;
   let next = 0;
@@ -104,8 +164,7 @@ async function connects() {
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < count) {
       next++;
-      const s = await connect();
-      s.disconnect();
+      await session();
       checkDeadline();
     }
   }));
@@ -143,9 +202,11 @@ const workloads = {
   echo,
   broadcast: () => roomTraffic(1, opt.clients || 200, opt.count || 1000),
   rooms: () => roomTraffic(opt.rooms || 50, opt.size || 10, opt.count || 100),
-  connects,
+  connects: () => connects(),
+  handshakes: () => connects(() => handshake(url)),
   latency,
   idle,
+  member,
 };
 
 (async () => {
