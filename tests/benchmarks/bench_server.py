@@ -4,7 +4,10 @@ Every server runs the same app (``join`` acks, ``bcast`` emits to a room, ``echo
 data) on a free loopback port, in its own process, and one Node socket.io-client 4.8 load
 generator (``loadgen/loadgen.js``, WebSocket transport) drives each in turn. Servers alternate
 within every round (the order rotates), and the table shows the median of the rounds and the
-ratios to upstream and to Node. Memory is the server process's RSS growth over 1,000 idle
+ratios to upstream and to Node. socket.io-client spends more CPU per connect than the servers,
+so connects are also driven by a minimal client (``loadgen/handshake.js``) that keeps the
+server the busier side; for the same reason the broadcast's 200 clients receive in two Node
+processes (one process is one core). Memory is the server process's RSS growth over 1,000 idle
 clients, divided by 1,000. The server's CPU time per operation (from ``/proc``) is printed too:
 rates swing with whatever else the machine runs, CPU time per operation much less.
 
@@ -47,9 +50,9 @@ SERVERS = {
 WORKLOADS = [
     ("acked echo/s, 50 clients", "echo", ["clients=50", "count=200"], "rate", "/s", True),
     (
-        "broadcast deliveries/s, 1 room of 200, 1,000 msgs",
+        "broadcast deliveries/s, 1 room of 200, 1,000 msgs, 2 receiving processes",
         "broadcast",
-        ["clients=200", "count=1000"],
+        ["clients=200", "count=1000", "workers=2"],
         "rate",
         "/s",
         True,
@@ -63,6 +66,14 @@ WORKLOADS = [
         True,
     ),
     ("connects/s (10 at a time)", "connects", ["count=1000", "concurrency=10"], "rate", "/s", True),
+    (
+        "connects/s, minimal client (10 at a time)",
+        "handshakes",
+        ["count=2000", "concurrency=10"],
+        "rate",
+        "/s",
+        True,
+    ),
     ("ack latency p50 (ms), 1 client", "latency", ["pairs=300"], "p50", "ms", False),
     ("ack latency p99 (ms), 1 client", "latency", ["pairs=300"], "p99", "ms", False),
 ]
@@ -75,6 +86,7 @@ CPU_ROWS = {
     "broadcast": "server CPU per broadcast delivery (µs)",
     "rooms": "server CPU per room delivery (µs)",
     "connects": "server CPU per connect + disconnect (µs)",
+    "handshakes": "server CPU per connect, minimal client (µs)",
 }
 
 
