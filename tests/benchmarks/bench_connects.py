@@ -28,7 +28,12 @@ from bench_server import ROOT, SERVERS, Server, loadgen  # noqa: E402
 
 
 def measure(
-    label: str, spec: str, count: int, upstream_python: str, workload: str = "connects"
+    label: str,
+    spec: str,
+    count: int,
+    upstream_python: str,
+    workload: str = "connects",
+    concurrency: int = 10,
 ) -> tuple[float, float]:
     """(connects/s, server CPU µs per connect + disconnect) of one run of ``spec``."""
     name, _, checkout = spec.partition("@")
@@ -46,7 +51,7 @@ def measure(
     try:
         loadgen(workload, server.url, ["count=100", "concurrency=10"])  # warm-up
         cpu = server.cpu_seconds()
-        outcome = loadgen(workload, server.url, [f"count={count}", "concurrency=10"])
+        outcome = loadgen(workload, server.url, [f"count={count}", f"concurrency={concurrency}"])
         cpu = server.cpu_seconds() - cpu
     finally:
         server.stop()
@@ -58,6 +63,7 @@ def main() -> None:
     parser.add_argument("variants", nargs="+", help="LABEL=SERVER[@CHECKOUT] or SERVER")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--count", type=int, default=1500)
+    parser.add_argument("--concurrency", type=int, default=10, help="connects at a time")
     parser.add_argument(
         "--client",
         choices=["socket.io-client", "minimal"],
@@ -72,11 +78,21 @@ def main() -> None:
     for round_number in range(args.rounds):
         shift = round_number % len(variants)
         for label, spec in variants[shift:] + variants[:shift]:
-            rate, cpu = measure(label, spec, args.count, os.path.abspath(upstream_python), workload)
+            rate, cpu = measure(
+                label,
+                spec,
+                args.count,
+                os.path.abspath(upstream_python),
+                workload,
+                args.concurrency,
+            )
             samples[label].append((rate, cpu))
             load = os.getloadavg()[0]
             print(f"round {round_number + 1}: {label} {rate:,.0f}/s {cpu:,.0f} µs load {load:.2f}")
-    print(f"\n{args.count} connects ({args.client}), 10 at a time, {args.rounds} rounds, medians")
+    print(
+        f"\n{args.count} connects ({args.client}), {args.concurrency} at a time, "
+        f"{args.rounds} rounds, medians"
+    )
     for label, values in samples.items():
         rate = statistics.median(v[0] for v in values)
         cpu = statistics.median(v[1] for v in values)
