@@ -455,7 +455,8 @@ class Socket(eio_socket.Socket):
         else:
             self.connected = True
             self.upgraded = True
-        writer_task = self.server.start_background_task(self._websocket_writer, ws, opened)
+        start = getattr(self.server, "start_session_task", self.server.start_background_task)
+        writer_task = start(self._websocket_writer, ws, opened)
         reason = self.server.reason.TRANSPORT_CLOSE
         while True:
             try:

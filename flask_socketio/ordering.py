@@ -82,6 +82,24 @@ class EventRunner:
             self._spawn(call, *args)
 
 
+class PooledTask:
+    """A call started by :meth:`GreenletPool.start`; ``join()`` waits for it like a greenlet's."""
+
+    __slots__ = ("_done",)
+
+    def __init__(self, done: Any) -> None:
+        self._done = done
+
+    def run(self, call: Callable[..., Any], args: tuple) -> None:
+        try:
+            call(*args)
+        finally:
+            self._done.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._done.wait(timeout)
+
+
 def _spawner(server: Any) -> Callable[..., Any]:
     """A :class:`GreenletPool`'s ``spawn`` under gevent (a new greenlet per event costs about
     three times a hand-over to an idle one), else the server's own ``start_background_task``."""
@@ -102,9 +120,11 @@ class GreenletPool:
 
     def __init__(self, max_idle: int = 64) -> None:
         import gevent
+        import gevent.event
         from gevent.hub import get_hub
 
         self._greenlet_class = gevent.Greenlet
+        self._event_class = gevent.event.Event
         self._hub = get_hub()
         self._idle: list[Any] = []
         self.max_idle = max_idle
@@ -116,6 +136,12 @@ class GreenletPool:
             self._hub.loop.run_callback(idle.pop().switch, call, args)
         else:
             self._greenlet_class.spawn(self._work, call, args)
+
+    def start(self, call: Callable[..., Any], *args: Any) -> PooledTask:
+        """:meth:`spawn`, returning a handle whose ``join()`` waits until the call has ended."""
+        task = PooledTask(self._event_class())
+        self.spawn(task.run, call, args)
+        return task
 
     def _work(self, call: Callable[..., Any], args: tuple) -> None:
         """A pooled greenlet's life: run a call, wait idle for the next, until not needed."""

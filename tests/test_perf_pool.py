@@ -8,6 +8,7 @@ does not stop the pool, and idle greenlets are reused up to the bound.
 from __future__ import annotations
 
 import contextvars
+import time
 
 import pytest
 
@@ -71,3 +72,34 @@ def test_idle_greenlets_are_bounded() -> None:
         pool.spawn(gevent.sleep, 0.01)
     _settle()
     assert len(pool._idle) == 3
+
+
+def test_a_started_call_can_be_joined_even_when_it_fails() -> None:
+    pool = GreenletPool()
+    hub = gevent.get_hub()
+    original = hub.handle_error
+    hub.handle_error = lambda *_: None  # type: ignore[method-assign]
+    try:
+        finished: list[str] = []
+        task = pool.start(lambda: (gevent.sleep(0.02), finished.append("slow")))
+        task.join(timeout=1)
+        assert finished == ["slow"]
+        started = time.monotonic()
+        pool.start(lambda: 1 / 0).join(timeout=2)
+        assert time.monotonic() - started < 1  # the call ended, by an exception
+        started = time.monotonic()
+        pool.start(gevent.sleep, 5).join(timeout=0.05)
+        assert time.monotonic() - started < 1
+    finally:
+        hub.handle_error = original  # type: ignore[method-assign]
+
+
+def test_the_gevent_server_runs_session_writers_in_pooled_greenlets() -> None:
+    from flask_socketio.engineio_server import EngineIOServer
+
+    server = EngineIOServer(async_mode="gevent")
+    assert isinstance(server.session_tasks, GreenletPool)
+    done: list[int] = []
+    server.start_session_task(done.append, 1).join(timeout=1)
+    assert done == [1]
+    assert EngineIOServer(async_mode="threading").session_tasks is None
