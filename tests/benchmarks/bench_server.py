@@ -5,8 +5,8 @@ data) on a free loopback port, in its own process, and one Node socket.io-client
 generator (``loadgen/loadgen.js``, WebSocket transport) drives each in turn. Servers alternate
 within every round (the order rotates), and the table shows the median of the rounds and the
 ratios to upstream and to Node. socket.io-client spends more CPU per connect than the servers,
-so connects are also driven by a minimal client (``loadgen/handshake.js``) that keeps the
-server the busier side; for the same reason the broadcast's 200 clients receive in two Node
+so connects are also driven by a minimal client (``loadgen/handshake.js``), 30 at a time,
+which keeps the server busy: a server's connect capacity; for the same reason the broadcast's 200 clients receive in two Node
 processes (one process is one core). Memory is the server process's RSS growth over 1,000 idle
 clients, divided by 1,000. The server's CPU time per operation (from ``/proc``) is printed too:
 rates swing with whatever else the machine runs, CPU time per operation much less.
@@ -67,9 +67,9 @@ WORKLOADS = [
     ),
     ("connects/s (10 at a time)", "connects", ["count=1000", "concurrency=10"], "rate", "/s", True),
     (
-        "connects/s, minimal client (10 at a time)",
+        "connects/s, minimal client (30 at a time)",
         "handshakes",
-        ["count=2000", "concurrency=10"],
+        ["count=3000", "concurrency=30"],
         "rate",
         "/s",
         True,
