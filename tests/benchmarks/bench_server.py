@@ -6,10 +6,11 @@ generator (``loadgen/loadgen.js``, WebSocket transport) drives each in turn. Ser
 within every round (the order rotates), and the table shows the median of the rounds and the
 ratios to upstream and to Node. socket.io-client spends more CPU per connect than the servers,
 so connects are also driven by a minimal client (``loadgen/handshake.js``), 30 at a time,
-which keeps the server busy: a server's connect capacity; for the same reason the broadcast's 200 clients receive in two Node
-processes (one process is one core). Memory is the server process's RSS growth over 1,000 idle
-clients, divided by 1,000. The server's CPU time per operation (from ``/proc``) is printed too:
-rates swing with whatever else the machine runs, CPU time per operation much less.
+which keeps the server busy (its connect capacity); for the same reason the broadcast's 200
+clients receive in two Node processes (one process is one core). Memory is the server
+process's RSS growth over 1,000 idle clients, divided by 1,000. The server's CPU time per
+operation (from ``/proc``) is printed too: rates swing with whatever else the machine runs,
+CPU time per operation much less.
 
     python tests/benchmarks/bench_server.py [--rounds 3] [--servers project-gevent,upstream-gevent]
 
