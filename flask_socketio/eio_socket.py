@@ -126,6 +126,9 @@ class Socket(eio_socket.Socket):
     #: (Node's server: 110 us), which lost the suite's OPEN once in 20 runs of a cell; 2 ms
     #: leaves a margin at a small cost per connect (10 ms cost a fifth of the connects/s)
     open_gap = 0.002
+    #: seconds a WebSocket that raced another for the session waits for the other's upgrade
+    #: to succeed or fail before it is refused (:meth:`_await_upgrade_outcome`)
+    upgrade_race_limit = 1.0
     #: the async modes whose WebSocket sessions write frames straight to an idle connection
     #: (:meth:`_send_direct`); the others keep every send on the queue. Threading only:
     #: there it saves a writer thread's wake-up per recipient and message (GIL contention;
@@ -419,6 +422,8 @@ class Socket(eio_socket.Socket):
             return self.server._bad_request()
         with self._claim:
             refused, self._websocket_claimed = self._websocket_claimed, True
+        if refused and not (self.upgraded or self.closed):
+            self._await_upgrade_outcome()
         if refused or self.upgraded or self.closed:
             # accepted then closed at once (1008), as socket.io's server does: the session goes on
             ws = environ.get("wsgi.websocket")  # gevent-websocket upgraded before the app ran
@@ -432,6 +437,17 @@ class Socket(eio_socket.Socket):
             if not self.upgraded:  # the handshake or the probe failed: polling goes on
                 with self._claim:
                     self._websocket_claimed = False
+
+    def _await_upgrade_outcome(self) -> None:
+        """Hold a WebSocket that raced another for this session until the other's upgrade has
+        succeeded or failed (at most :attr:`upgrade_race_limit`), so that the winner's probe
+        answer goes out before the loser is refused, as from socket.io's one-threaded server.
+        The Engine.IO suite's client reads them in that order (threading once did otherwise)."""
+        deadline = time.monotonic() + self.upgrade_race_limit
+        while self._websocket_claimed and not (self.upgraded or self.closed):
+            if time.monotonic() >= deadline:
+                return
+            self.server.sleep(0.005)
 
     def _websocket_handler(self, ws: Any) -> list:
         limit = self.server.max_http_buffer_size

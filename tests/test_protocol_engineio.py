@@ -350,6 +350,34 @@ def test_a_second_websocket_for_the_session_is_refused(server, upgraded):
     ws.close()
 
 
+def test_a_racing_websocket_is_refused_once_the_first_upgrade_succeeded(server, monkeypatch):
+    """The loser of two WebSockets for one session is refused after the winner's upgrade is
+    done, as by socket.io's one-threaded server: the official suite's client expects the
+    winner's probe answer before the loser's close."""
+    monkeypatch.setattr(eio_socket.Socket, "upgrade_race_limit", 5.0)
+    sid = server.connect_socketio("polling")
+    ws = _upgrade(server, sid)
+    refused: dict = {}
+
+    def race() -> None:
+        started = time.monotonic()
+        second = server.websocket(sid)
+        refused["received"] = second.until_closed(timeout=8)
+        refused["after"] = time.monotonic() - started
+        refused["code"] = second.close_code
+
+    racer = threading.Thread(target=race)
+    racer.start()
+    time.sleep(0.3)
+    ws.send("5")
+    racer.join(10)
+    assert refused["received"] == [] and refused["code"] == 1008
+    assert 0.25 <= refused["after"] < 4  # held until the "5", not until the limit
+    ws.send(MESSAGE)
+    assert ws.next() == ECHO
+    ws.close()
+
+
 def test_a_failed_upgrade_leaves_polling_working(server):
     sid = server.connect_socketio("polling")
     ws = server.websocket(sid)
