@@ -135,7 +135,7 @@ class GreenletPool:
         if idle:
             self._hub.loop.run_callback(idle.pop().switch, call, args)
         else:
-            self._greenlet_class.spawn(self._work, call, args)
+            self._greenlet_class.spawn(self._work, [call, args])
 
     def start(self, call: Callable[..., Any], *args: Any) -> PooledTask:
         """:meth:`spawn`, returning a handle whose ``join()`` waits until the call has ended."""
@@ -143,13 +143,19 @@ class GreenletPool:
         self.spawn(task.run, call, args)
         return task
 
-    def _work(self, call: Callable[..., Any], args: tuple) -> None:
-        """A pooled greenlet's life: run a call, wait idle for the next, until not needed."""
+    def _work(self, first: list) -> None:
+        """A pooled greenlet's life: run a call, wait idle for the next, until not needed.
+
+        The first call comes in a list that is emptied here: gevent keeps a greenlet's spawn
+        arguments until it ends, which would keep the first call's arguments (a session's
+        socket, an event's data) alive as long as the pooled greenlet."""
         import contextvars
         import sys
 
         from gevent import GreenletExit, getcurrent
 
+        call, args = first
+        first.clear()
         me = getcurrent()
         hub, idle = self._hub, self._idle
         while True:

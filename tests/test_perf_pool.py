@@ -8,7 +8,9 @@ does not stop the pool, and idle greenlets are reused up to the bound.
 from __future__ import annotations
 
 import contextvars
+import gc
 import time
+import weakref
 
 import pytest
 
@@ -92,6 +94,42 @@ def test_a_started_call_can_be_joined_even_when_it_fails() -> None:
         assert time.monotonic() - started < 1
     finally:
         hub.handle_error = original  # type: ignore[method-assign]
+
+
+def test_a_pooled_greenlet_keeps_nothing_of_its_first_call() -> None:
+    """gevent keeps a greenlet's spawn arguments until it ends; a pooled one never ends."""
+
+    class Payload:
+        pass
+
+    pool = GreenletPool()
+    payload = Payload()
+    alive = weakref.ref(payload)
+    pool.spawn(lambda _: None, payload)
+    del payload
+    _settle()
+    gc.collect()
+    assert len(pool._idle) == 1
+    assert alive() is None
+
+
+def test_a_websocket_session_starts_its_writer_as_a_session_task(monkeypatch) -> None:
+    from protocol_support import serve
+
+    from flask_socketio.engineio_server import EngineIOServer
+
+    started: list[str] = []
+    original = EngineIOServer.start_session_task
+
+    def recording(self, target, *args):  # type: ignore[no-untyped-def]
+        started.append(target.__name__)
+        return original(self, target, *args)
+
+    monkeypatch.setattr(EngineIOServer, "start_session_task", recording)
+    with serve() as live:
+        ws, _ = live.open_websocket()
+        ws.close()
+    assert started == ["_websocket_writer"]
 
 
 def test_the_gevent_server_runs_session_writers_in_pooled_greenlets() -> None:
