@@ -355,24 +355,33 @@ def test_a_racing_websocket_is_refused_once_the_first_upgrade_succeeded(server, 
     done, as by socket.io's one-threaded server: the official suite's client expects the
     winner's probe answer before the loser's close."""
     monkeypatch.setattr(eio_socket.Socket, "upgrade_race_limit", 5.0)
+    held = threading.Event()
+    original = eio_socket.Socket._await_upgrade_outcome
+
+    def holding(self):  # type: ignore[no-untyped-def]
+        held.set()
+        original(self)
+
+    monkeypatch.setattr(eio_socket.Socket, "_await_upgrade_outcome", holding)
     sid = server.connect_socketio("polling")
     ws = _upgrade(server, sid)
     refused: dict = {}
 
     def race() -> None:
-        started = time.monotonic()
         second = server.websocket(sid)
         refused["received"] = second.until_closed(timeout=8)
-        refused["after"] = time.monotonic() - started
+        refused["at"] = time.monotonic()
         refused["code"] = second.close_code
 
     racer = threading.Thread(target=race)
     racer.start()
-    time.sleep(0.3)
+    assert held.wait(5), "the racing WebSocket was refused without waiting"
+    time.sleep(0.1)
+    sent = time.monotonic()
     ws.send("5")
     racer.join(10)
     assert refused["received"] == [] and refused["code"] == 1008
-    assert 0.25 <= refused["after"] < 4  # held until the "5", not until the limit
+    assert sent <= refused["at"] < sent + 4  # after the "5", and not held until the limit
     ws.send(MESSAGE)
     assert ws.next() == ECHO
     ws.close()
