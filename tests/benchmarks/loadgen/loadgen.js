@@ -110,6 +110,7 @@ async function joinRooms(rooms, size, count, workers, index) {
 // a helper process of roomTraffic (forked with IPC): joins, reports ready, then its tally
 async function member() {
   const own = await joinRooms(opt.rooms, opt.size, opt.count, opt.workers, opt.index);
+  process.on("disconnect", () => process.exit(1));  // the parent is gone: so are we
   process.send({ ready: own.sockets.length });
   process.send({ tally: await own.done });
   await new Promise((resolve) => process.once("message", resolve));  // "close"
@@ -125,12 +126,20 @@ function helper(rooms, size, count, workers, index) {
   const child = fork(__filename, args, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
   const messages = [];
   let waiting = null;
+  let exited = null;
   child.on("message", (m) => (waiting ? (waiting.resolve(m), (waiting = null)) : messages.push(m)));
-  child.on("exit", (code) => waiting && waiting.reject(new Error(`helper ${index} exited with ${code}`)));
-  const next = () => messages.length
-    ? Promise.resolve(messages.shift())
-    : new Promise((resolve, reject) => { waiting = { resolve, reject }; });
-  return { child, next };
+  child.on("exit", (code) => {
+    exited = new Error(`helper ${index} exited with ${code}`);
+    if (waiting) waiting.reject(exited);
+  });
+  const ended = new Promise((resolve) => child.once("exit", resolve));
+  process.on("exit", () => child.kill());  // a failing parent leaves no helper behind
+  const next = () => {
+    if (messages.length) return Promise.resolve(messages.shift());
+    if (exited) return Promise.reject(exited);
+    return new Promise((resolve, reject) => { waiting = { resolve, reject }; });
+  };
+  return { child, next, ended };
 }
 
 // deliveries from one sender per room to every member of each room, in order or not
@@ -149,6 +158,7 @@ async function roomTraffic(rooms, size, count) {
   const seconds = (Math.max(...all.map((t) => t.end)) - t0) / 1000;
   helpers.forEach((h) => h.child.send("close"));
   closeAll(own.sockets);
+  await Promise.all(helpers.map((h) => h.ended));  // each closed its clients and exited
   const expected = rooms * size * count;
   const received = all.reduce((n, t) => n + t.received, 0);
   if (received !== expected) throw new Error(`received ${received} of ${expected}`);
