@@ -422,7 +422,7 @@ class Socket(eio_socket.Socket):
             return self.server._bad_request()
         with self._claim:
             refused, self._websocket_claimed = self._websocket_claimed, True
-        if refused and not (self.upgraded or self.closed):
+        if refused:
             self._await_upgrade_outcome()
         if refused or self.upgraded or self.closed:
             # accepted then closed at once (1008), as socket.io's server does: the session goes on
@@ -471,8 +471,7 @@ class Socket(eio_socket.Socket):
         else:
             self.connected = True
             self.upgraded = True
-        start = getattr(self.server, "start_session_task", self.server.start_background_task)
-        writer_task = start(self._websocket_writer, ws, opened)
+        writer_task = self.server.start_session_task(self._websocket_writer, ws, opened)
         reason = self.server.reason.TRANSPORT_CLOSE
         while True:
             try:
