@@ -105,7 +105,18 @@ def _echo(port: int) -> object:
 
 
 def _stats(port: int) -> dict:
-    return requests.get(f"http://127.0.0.1:{port}/stats", timeout=10).json()
+    """The server's registry counters. At the cap the stats request itself may be refused (503,
+    or closed), which the server is allowed to do: it is asked again, at most 50 times."""
+    answer = None
+    for _ in range(50):
+        try:
+            answer = requests.get(f"http://127.0.0.1:{port}/stats", timeout=10)
+        except requests.ConnectionError:
+            answer = None
+        if answer is not None and answer.status_code == 200:
+            return answer.json()
+        time.sleep(0.1)
+    raise AssertionError(f"the stats request was refused 50 times (last: {answer})")
 
 
 def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
