@@ -131,6 +131,9 @@ class WebSocketTransport:
         self._fragment_opcode: Opcode | None = None
         self._write_lock = _make_lock(server)
         self._closed = False
+        #: the stream's ends: the client's end of stream was read / ours was sent
+        self._eof_read = False
+        self._eof_sent = False
         #: the unsent rest of a direct write (:meth:`try_send`), sent before anything else
         self._owed = b""
         #: a send that never waits, found on the first direct write: see :func:`_raw_sender`
@@ -177,7 +180,7 @@ class WebSocketTransport:
             hijack.taken = True
         # the 101 alone: nothing else is due yet (the OPEN is the writer task's, see eio_socket)
         try:
-            sock.sendall(answer)
+            _send_all(sock, answer)
         except OSError:
             self._closed = True  # the session still runs its handler, which sees the end
         try:
@@ -199,18 +202,20 @@ class WebSocketTransport:
         self._closed = True
         conn = self._conn
         try:
-            conn.shutdown(socket.SHUT_WR)
+            if not self._eof_sent:
+                conn.shutdown(socket.SHUT_WR)
+                self._eof_sent = True
             deadline = time.monotonic() + _DRAIN_SECONDS
-            while (left := deadline - time.monotonic()) > 0:
+            while not self._eof_read and (left := deadline - time.monotonic()) > 0:
                 conn.settimeout(left)
-                if not conn.recv(_RECV_SIZE):
-                    break
+                self._eof_read = not conn.recv(_RECV_SIZE)
         except OSError:
             pass
-        try:
-            conn.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        if not (self._eof_sent and self._eof_read):  # both ends done: nothing to shut down
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if isinstance(self._raw_send, _DupSender):  # its descriptor goes now, not at collection
             with self._write_lock:  # never under a direct write in flight
                 self._raw_send.close()
@@ -237,6 +242,7 @@ class WebSocketTransport:
             if data:
                 protocol.receive_data(data)
             else:
+                self._eof_read = True
                 protocol.receive_eof()
             self._received.extend(protocol.events_received())
             self._flush_protocol()
@@ -303,16 +309,17 @@ class WebSocketTransport:
             owed, self._owed = self._owed, b""
             if owed:  # the rest of a direct write: frames never interleave
                 try:
-                    self._conn.sendall(owed)
+                    _send_all(self._conn, owed)
                 except OSError:
                     self._closed = True
                     return
             for data in self._protocol.data_to_send():
                 try:
                     if data:
-                        self._conn.sendall(data)
+                        _send_all(self._conn, data)
                     else:
                         self._conn.shutdown(socket.SHUT_WR)
+                        self._eof_sent = True
                 except OSError:
                     self._closed = True
                     return
@@ -326,7 +333,7 @@ class WebSocketTransport:
                 self._owed = b""
                 data = owed + data
             if data:
-                self._conn.sendall(data)
+                _send_all(self._conn, data)
 
     def send_packets(self, packets: list[Any]) -> None:
         """Send Engine.IO packets in one ``sendall``, each framed once (its frame is cached on
@@ -455,6 +462,14 @@ def _raw_sender(conn: Any) -> Callable[[bytes], int] | None:
         dup.settimeout(0.0)
         return _DupSender(dup)
     return None
+
+
+def _send_all(conn: Any, data: bytes) -> None:
+    """``sendall`` that tries one ``send`` first: gevent's ``sendall`` asks the kernel for the
+    send buffer's size before every call, a system call for nothing when one send takes it all."""
+    sent = conn.send(data)
+    if sent < len(data):
+        conn.sendall(memoryview(data)[sent:])
 
 
 class _DupSender:
