@@ -551,6 +551,7 @@ class Socket(eio_socket.Socket):
     def _write_loop(self, send_packets: Any, try_send: Any) -> None:
         """Write what is queued until the session ends; between wake-ups, with ``try_send``,
         sends go direct (:meth:`_send_direct`)."""
+        gap_until = 0.0  # a CONNECT answer went out: what follows waits until then
         while True:
             if try_send is not None:
                 self._writer_idle(try_send)
@@ -570,13 +571,21 @@ class Socket(eio_socket.Socket):
                     kind = pkt.packet_type
                     if kind == NOOP_TYPE:
                         continue
+                    if gap_until:
+                        left = gap_until - time.monotonic()
+                        if left > 0:
+                            self.server.sleep(left)
+                        gap_until = 0.0
                     batch.append(pkt)
                     # a Socket.IO CONNECT answer ("0" + namespace): inline, it is on every
                     # packet's path; what queues up during the gap goes in a later write
                     if kind == MESSAGE_TYPE and type(pkt.data) is str and pkt.data[:1] == "0":
                         send_packets(batch)
                         batch = []
-                        self.server.sleep(self.connect_gap)
+                        if try_send is None:  # the gap is paid only if a frame follows
+                            gap_until = time.monotonic() + self.connect_gap
+                        else:  # direct sends would skip the gap: the writer stays busy
+                            self.server.sleep(self.connect_gap)
                 if batch or try_send is not None:
                     send_packets(batch)  # with nothing new, the rest of a direct write
             except Exception:  # the connection broke: the reader sees it too and ends
