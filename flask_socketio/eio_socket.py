@@ -117,7 +117,8 @@ class Socket(eio_socket.Socket):
     last_ping: float | None
     connected: bool
     #: seconds between a Socket.IO CONNECT answer and the frames after it (see
-    #: :meth:`_websocket_writer`); paid once per namespace connected, never by other emits
+    #: :meth:`_websocket_writer`); waited only when a frame follows within it, never by
+    #: other emits
     connect_gap = 0.01
     #: seconds between the WebSocket handshake response (101) and the Engine.IO OPEN packet of
     #: a session that starts on a WebSocket. A client that dispatches the rest of the 101's
