@@ -154,6 +154,10 @@ class GeventHandle(_UpstreamFace):
             from .pywsgi_handler import WebSocketAwareHandler
 
             kwargs.setdefault("handler_class", WebSocketAwareHandler)
+        if "spawn" not in kwargs:  # connections run in reused greenlets (see GreenletPool)
+            from .ordering import GreenletPool
+
+            kwargs["spawn"] = GreenletPool().spawn
         self._server = pywsgi.WSGIServer(
             (host, port), app, log="default" if log_output else None, **kwargs
         )

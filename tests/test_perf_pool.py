@@ -141,3 +141,55 @@ def test_the_gevent_server_runs_session_writers_in_pooled_greenlets() -> None:
     server.start_session_task(done.append, 1).join(timeout=1)
     assert done == [1]
     assert EngineIOServer(async_mode="threading").session_tasks is None
+
+
+def _greenlet_of_each_request(handle, requests: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """Serve ``handle`` in this process and ask it ``requests`` times, one connection each."""
+    from gevent import socket as gsocket
+
+    server = gevent.spawn(handle.serve_forever)
+    answers = []
+    try:
+        for _ in range(requests):
+            conn = gsocket.create_connection(("127.0.0.1", handle.port), timeout=5)
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := conn.recv(4096):
+                data += chunk
+            conn.close()
+            answers.append(data.rpartition(b"\r\n\r\n")[2].decode())
+            _settle()  # the handler's greenlet goes back to the pool
+    finally:
+        handle._server.stop(timeout=1)
+        server.kill()
+    return answers
+
+
+def test_the_gevent_server_runs_connections_in_pooled_greenlets() -> None:
+    """A new greenlet per connection records its spawning stack (gevent's greenlet tree):
+    connections reuse finished ones, as session writers do."""
+    import flask
+
+    from flask_socketio.serving import GeventHandle
+
+    seen: list = []  # held, so that no later greenlet can have the id of an earlier one
+
+    def who() -> str:
+        seen.append(gevent.getcurrent())
+        return str(id(seen[-1]))
+
+    app = flask.Flask(__name__)
+    app.add_url_rule("/", "who", who)
+    answers = _greenlet_of_each_request(GeventHandle(app, "127.0.0.1", 0), 3)
+    assert len(seen) == 3 and len(set(answers)) == 1, answers
+
+
+def test_a_spawn_given_to_the_gevent_server_is_kept() -> None:
+    import gevent.pool
+
+    from flask_socketio.serving import GeventHandle
+
+    pool = gevent.pool.Pool(4)
+    handle = GeventHandle(lambda environ, start: [], "127.0.0.1", 0, spawn=pool)
+    assert handle._server.pool is pool
+    handle._server.close()
