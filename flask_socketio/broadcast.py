@@ -28,10 +28,12 @@ from socketio import packet
 
 from .eio_socket import SharedPacket
 from .fanout import FanoutTurns
+from .room_membership import AtomicRooms
 
 
-class Manager(socketio.Manager):
-    """``socketio.Manager`` whose broadcasts cost one ``send`` call per recipient."""
+class Manager(AtomicRooms, socketio.Manager):
+    """``socketio.Manager`` whose broadcasts cost one ``send`` call per recipient (and whose
+    room joins are thread-safe, :mod:`.room_membership`)."""
 
     def __init__(self) -> None:
         super().__init__()

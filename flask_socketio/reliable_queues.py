@@ -23,6 +23,8 @@ from typing import Any
 
 import socketio
 
+from .room_membership import AtomicRooms
+
 #: seconds between the Redis listener's attempts to subscribe again while the broker is away
 RECONNECT_INTERVAL = 0.2
 
@@ -64,7 +66,7 @@ class ReportingMixin:
                 self._get_logger().exception("publish error hook failed")  # type: ignore[attr-defined]
 
 
-class ReliableRedisManager(ReportingMixin, socketio.RedisManager):
+class ReliableRedisManager(ReportingMixin, AtomicRooms, socketio.RedisManager):
     """python-socketio's Redis manager with reported failures and a prompt listener."""
 
     connected: bool
@@ -113,7 +115,7 @@ class ReliableRedisManager(ReportingMixin, socketio.RedisManager):
                 time.sleep(RECONNECT_INTERVAL)
 
 
-class ReliableKombuManager(ReportingMixin, socketio.KombuManager):
+class ReliableKombuManager(ReportingMixin, AtomicRooms, socketio.KombuManager):
     """python-socketio's Kombu (RabbitMQ, ...) manager with reported publish failures."""
 
     def _publish(self, data: dict) -> None:
