@@ -16,18 +16,21 @@ from flask_socketio.room_membership import AtomicRooms
 THREADS, ROOMS, TRIALS = 8, 300, 20
 
 
+def _join_all(manager, barrier: threading.Barrier, n: int) -> None:  # type: ignore[no-untyped-def]
+    barrier.wait()
+    for room in range(ROOMS):
+        manager.basic_enter_room(f"sid{n}", "/", f"room{room}", eio_sid=f"eio{n}")
+
+
 def _lost_joins(manager_factory) -> int:  # type: ignore[no-untyped-def]
     lost = 0
     for _ in range(TRIALS):
         manager = manager_factory()
         barrier = threading.Barrier(THREADS)
 
-        def join(n: int) -> None:
-            barrier.wait()
-            for room in range(ROOMS):
-                manager.basic_enter_room(f"sid{n}", "/", f"room{room}", eio_sid=f"eio{n}")
-
-        threads = [threading.Thread(target=join, args=(n,)) for n in range(THREADS)]
+        threads = [
+            threading.Thread(target=_join_all, args=(manager, barrier, n)) for n in range(THREADS)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
