@@ -21,6 +21,18 @@ class AtomicRooms:
         super().__init__(*args, **kwargs)
         self._rooms_lock = threading.RLock()  # re-entered: a disconnect leaves every room
 
+    def pre_connect(self, eio_sid: str, namespace: str) -> Any:
+        with self._rooms_lock:  # the pending-connect lists are created in two steps too
+            return super().pre_connect(eio_sid, namespace)  # type: ignore[misc]
+
+    def connect(self, sid: str, namespace: str) -> Any:
+        with self._rooms_lock:
+            return super().connect(sid, namespace)  # type: ignore[misc]
+
+    def pre_disconnect(self, sid: str, namespace: str) -> Any:
+        with self._rooms_lock:
+            return super().pre_disconnect(sid, namespace)  # type: ignore[misc]
+
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
         with self._rooms_lock:
             return super().basic_enter_room(sid, namespace, room, eio_sid)  # type: ignore[misc]
