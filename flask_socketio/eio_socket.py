@@ -542,16 +542,20 @@ class Socket(eio_socket.Socket):
         try_send = getattr(ws, "try_send", None) if direct else None
         if opened and self.open_gap:
             self.server.sleep(self.open_gap)  # the handshake response goes in a read of its own
+        gap_until = 0.0
         try:
-            self._write_loop(send_packets, try_send)
+            gap_until = self._write_loop(send_packets, try_send)
         finally:
             if try_send is not None:
                 self._writer_busy(done=True)
+        if gap_until and not getattr(ws, "closed", False):  # a close frame follows the answer
+            self.server.sleep(max(0.0, gap_until - time.monotonic()))
         _close_websocket(ws, self.close_code)
 
-    def _write_loop(self, send_packets: Any, try_send: Any) -> None:
+    def _write_loop(self, send_packets: Any, try_send: Any) -> float:
         """Write what is queued until the session ends; between wake-ups, with ``try_send``,
-        sends go direct (:meth:`_send_direct`)."""
+        sends go direct (:meth:`_send_direct`). Returns when a connect gap still running at
+        the end is over (0 if none)."""
         gap_until = 0.0  # a CONNECT answer went out: what follows waits until then
         while True:
             if try_send is not None:
@@ -561,11 +565,11 @@ class Socket(eio_socket.Socket):
             except exceptions.QueueEmpty:
                 if try_send is not None and not self.closed:
                     continue  # direct writes carried the traffic (pings included)
-                break
+                return gap_until
             if try_send is not None:
                 self._writer_busy()
             if not packets:
-                break
+                return gap_until
             try:
                 batch: list = []
                 for pkt in packets:
@@ -590,7 +594,7 @@ class Socket(eio_socket.Socket):
                 if batch or try_send is not None:
                     send_packets(batch)  # with nothing new, the rest of a direct write
             except Exception:  # the connection broke: the reader sees it too and ends
-                break
+                return 0.0
 
 
 def _refuse(ws: Any) -> list:

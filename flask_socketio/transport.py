@@ -220,6 +220,12 @@ class WebSocketTransport:
             with self._write_lock:  # never under a direct write in flight
                 self._raw_send.close()
 
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is over for writing: the client's close frame came (the
+        protocol answered it), the connection broke, or the close was sent."""
+        return self._closed
+
     # -- what python-engineio calls ----------------------------------------------------------
 
     def wait(self) -> str | bytes | None:
