@@ -73,9 +73,11 @@ class Manager(AtomicRooms, socketio.Manager):
             encoded = [encoded]
         eio_packets = [SharedPacket(eio_packet.MESSAGE, part) for part in encoded]
         if hasattr(room, "__len__") and not isinstance(room, str):
-            participants = rooms[room[0]]._fwdm.copy() if room[0] in rooms else {}
-            for other in room[1:]:
-                participants.update(rooms[other]._fwdm if other in rooms else {})
+            participants = {}
+            for each in room:  # ``get``: a room a leave deletes meanwhile is simply empty
+                bidict = rooms.get(each)
+                if bidict is not None:
+                    participants.update(bidict._fwdm)
         else:
             bidict = rooms.get(room)
             if bidict is None:

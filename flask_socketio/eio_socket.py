@@ -549,8 +549,14 @@ class Socket(eio_socket.Socket):
             if try_send is not None:
                 self._writer_busy(done=True)
         if gap_until and not getattr(ws, "closed", False):  # a close frame follows the answer
-            self.server.sleep(max(0.0, gap_until - time.monotonic()))
+            self._sleep_until(gap_until)
         _close_websocket(ws, self.close_code)
+
+    def _sleep_until(self, deadline: float) -> None:
+        """Sleep out what is left of a connect gap (``deadline`` on ``time.monotonic``)."""
+        left = deadline - time.monotonic()
+        if left > 0:
+            self.server.sleep(left)
 
     def _write_loop(self, send_packets: Any, try_send: Any) -> float:
         """Write what is queued until the session ends; between wake-ups, with ``try_send``,
@@ -577,9 +583,7 @@ class Socket(eio_socket.Socket):
                     if kind == NOOP_TYPE:
                         continue
                     if gap_until:
-                        left = gap_until - time.monotonic()
-                        if left > 0:
-                            self.server.sleep(left)
+                        self._sleep_until(gap_until)
                         gap_until = 0.0
                     batch.append(pkt)
                     # a Socket.IO CONNECT answer ("0" + namespace): inline, it is on every

@@ -60,3 +60,48 @@ def test_a_join_and_the_leave_that_empties_the_room_keep_the_joiner() -> None:
 def test_the_message_queue_managers_lock_their_rooms_too() -> None:
     for manager in (reliable_queues.ReliableRedisManager, reliable_queues.ReliableKombuManager):
         assert issubclass(manager, AtomicRooms)
+
+
+READERS_ROUNDS = 3000
+
+
+def _churn(manager, stop: threading.Event, n: int) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(READERS_ROUNDS):
+        if stop.is_set():
+            return
+        for room in ("r0", "r1", "r2"):
+            manager.basic_enter_room(f"sid{n}", "/", room, eio_sid=f"eio{n}")
+        for room in ("r0", "r1", "r2"):
+            manager.basic_leave_room(f"sid{n}", "/", room)
+
+
+def _read(manager, stop: threading.Event, failures: list) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(READERS_ROUNDS * 3):
+        if stop.is_set():
+            return
+        try:
+            manager.get_rooms("sid0", "/")
+            list(manager.get_participants("/", "r1"))
+            list(manager.get_participants("/", ["r0", "r1", "r2"]))
+        except (KeyError, RuntimeError) as exc:  # a room deleted between a check and a read
+            failures.append(exc)
+            stop.set()
+
+
+def test_readers_of_rooms_never_fail_while_threads_join_and_leave() -> None:
+    manager = broadcast.Manager()
+    manager.basic_enter_room("keep", "/", "anchor", eio_sid="ekeep")  # the namespace stays
+    stop, failures = threading.Event(), []  # type: ignore[var-annotated]
+    threads = [threading.Thread(target=_churn, args=(manager, stop, n)) for n in range(4)]
+    threads += [threading.Thread(target=_read, args=(manager, stop, failures)) for _ in range(2)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        stop.set()
+        sys.setswitchinterval(interval)
+    assert failures == []
