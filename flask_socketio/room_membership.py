@@ -8,7 +8,7 @@ joining the same 300 rooms. One lock around the membership changes closes both r
 dictionary operations each; greenlets never switch inside them). The readers python-socketio
 gives the app look a room up after checking it exists (a ``KeyError`` when a leave deleted it
 in between) or iterate the live dictionary of rooms (``dictionary changed size``): they take
-the same lock.
+the same lock, or read one dictionary ``get`` at a time where they run on every emit.
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ class AtomicRooms:
     def get_rooms(self, sid: str, namespace: str) -> Any:
         with self._rooms_lock:
             return super().get_rooms(sid, namespace)  # type: ignore[misc]
+
+    def eio_sid_from_sid(self, sid: str, namespace: str) -> Any:
+        connected = self.rooms.get(namespace, {}).get(None)  # type: ignore[attr-defined]
+        return connected.get(sid) if connected is not None else None
 
     def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
         with self._rooms_lock:
