@@ -218,7 +218,8 @@ def demo_process(tmp_path: Path) -> Iterator[str]:
         assert url is not None, f"the demo did not start: {out_path.read_text()}"
         yield url
         process.send_signal(signal.SIGINT)  # Ctrl-C ends it cleanly
-        # 15 s: under the parallel test run one stop took over 5 s (a CI run; 0.1 s alone)
+        # 15 s: under the parallel test run one stop took over 5 s (a CI run; the whole test
+        # takes about 1.6 s alone)
         assert process.wait(timeout=15) == 0, out_path.read_text()
     finally:
         if process.poll() is None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import socketio
 
@@ -17,6 +19,17 @@ from flask_socketio import broadcast, reliable_queues
 from flask_socketio.room_membership import AtomicRooms
 
 THREADS, ROOMS, TRIALS = 8, 300, 20
+
+
+@contextmanager
+def _switching_often() -> Iterator[None]:
+    """Switch threads as often as the interpreter can, so the races show."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def _join_all(manager, barrier: threading.Barrier, n: int) -> None:  # type: ignore[no-untyped-def]
@@ -44,12 +57,8 @@ def _lost_joins(manager_factory) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_threads_joining_the_same_new_rooms_all_become_members() -> None:
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
-    try:
+    with _switching_often():
         assert _lost_joins(broadcast.Manager) == 0
-    finally:
-        sys.setswitchinterval(interval)
 
 
 def test_a_join_and_the_leave_that_empties_the_room_keep_the_joiner() -> None:
@@ -104,17 +113,15 @@ def test_readers_of_rooms_never_fail_while_threads_join_and_leave() -> None:
     stop, failures = threading.Event(), []  # type: ignore[var-annotated]
     threads = [threading.Thread(target=_churn, args=(manager, stop, n)) for n in range(4)]
     threads += [threading.Thread(target=_read, args=(manager, stop, failures)) for _ in range(2)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 60
-        for thread in threads:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        running = [thread for thread in threads if thread.is_alive()]
-    finally:
-        stop.set()
-        sys.setswitchinterval(interval)
+    with _switching_often():
+        try:
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 60
+            for thread in threads:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            running = [thread for thread in threads if thread.is_alive()]
+        finally:
+            stop.set()
     assert failures == []
     assert running == []
