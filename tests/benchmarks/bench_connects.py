@@ -2,7 +2,8 @@
 
 The connect workload of ``bench_server.py`` alone (its servers, its Node load generator), with
 more connects per run and a warm-up, so a change to the handshake path can be measured in a
-few minutes. A variant is a server name, optionally with the checkout to import this project
+few minutes. The load generator's own CPU per connect is printed too (it shares the cores with
+the server). A variant is a server name, optionally with the checkout to import this project
 from (``LABEL=SERVER@PATH``, e.g. ``before=project-gevent@/tmp/before``); variants alternate
 within every round (the order rotates) and the medians are printed with the load average.
 
@@ -34,8 +35,9 @@ def measure(
     upstream_python: str,
     workload: str = "connects",
     concurrency: int = 10,
-) -> tuple[float, float]:
-    """(connects/s, server CPU µs per connect + disconnect) of one run of ``spec``."""
+) -> tuple[float, float, float]:
+    """(connects/s, server CPU µs per connect + disconnect, load generator CPU µs per connect)
+    of one run of ``spec``."""
     name, _, checkout = spec.partition("@")
     if name not in SERVERS:
         raise SystemExit(f"{label}: unknown server {name!r}; choose from {', '.join(SERVERS)}")
@@ -55,7 +57,7 @@ def measure(
         cpu = server.cpu_seconds() - cpu
     finally:
         server.stop()
-    return outcome["rate"], cpu / count * 1e6
+    return outcome["rate"], cpu / count * 1e6, outcome["client_cpu"] / count * 1e6
 
 
 def main() -> None:
@@ -74,11 +76,11 @@ def main() -> None:
     upstream_python = os.environ.get("UPSTREAM_PYTHON", str(ROOT / ".venv-upstream/bin/python"))
     workload = "handshakes" if args.client == "minimal" else "connects"
     variants = [v.partition("=")[::2] if "=" in v else (v, v) for v in args.variants]
-    samples: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in variants}
+    samples: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _ in variants}
     for round_number in range(args.rounds):
         shift = round_number % len(variants)
         for label, spec in variants[shift:] + variants[:shift]:
-            rate, cpu = measure(
+            rate, cpu, client_cpu = measure(
                 label,
                 spec,
                 args.count,
@@ -86,9 +88,12 @@ def main() -> None:
                 workload,
                 args.concurrency,
             )
-            samples[label].append((rate, cpu))
+            samples[label].append((rate, cpu, client_cpu))
             load = os.getloadavg()[0]
-            print(f"round {round_number + 1}: {label} {rate:,.0f}/s {cpu:,.0f} µs load {load:.2f}")
+            print(
+                f"round {round_number + 1}: {label} {rate:,.0f}/s {cpu:,.0f} µs "
+                f"(client {client_cpu:,.0f} µs) load {load:.2f}"
+            )
     print(
         f"\n{args.count} connects ({args.client}), {args.concurrency} at a time, "
         f"{args.rounds} rounds, medians"
@@ -96,7 +101,11 @@ def main() -> None:
     for label, values in samples.items():
         rate = statistics.median(v[0] for v in values)
         cpu = statistics.median(v[1] for v in values)
-        print(f"  {label:<12} {rate:8,.0f} connects/s  {cpu:8,.0f} µs CPU per connect")
+        client_cpu = statistics.median(v[2] for v in values)
+        print(
+            f"  {label:<12} {rate:8,.0f} connects/s  {cpu:8,.0f} µs CPU per connect"
+            f"  {client_cpu:8,.0f} µs load generator CPU per connect"
+        )
     loads = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average {loads} at {time.strftime('%H:%M:%S')}")
 

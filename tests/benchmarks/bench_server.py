@@ -10,7 +10,9 @@ which keeps the server busy (its connect capacity); for the same reason the broa
 clients receive in two Node processes (one process is one core). Memory is the server
 process's RSS growth over 1,000 idle clients, divided by 1,000. The server's CPU time per
 operation (from ``/proc``) is printed too: rates swing with whatever else the machine runs,
-CPU time per operation much less.
+CPU time per operation much less. The load generator's CPU per connect is printed as well: where
+it exceeds the server's, the two share the machine's cores and the connect rate says more about
+the client than about the server.
 
     python tests/benchmarks/bench_server.py [--rounds 3] [--servers project-gevent,upstream-gevent]
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import select
 import statistics
 import subprocess
@@ -88,6 +91,11 @@ CPU_ROWS = {
     "rooms": "server CPU per room delivery (µs)",
     "connects": "server CPU per connect + disconnect (µs)",
     "handshakes": "server CPU per connect, minimal client (µs)",
+}
+#: workload -> row of the load generator's own CPU time per connect (its Node process)
+CLIENT_CPU_ROWS = {
+    "connects": "load generator CPU per connect, socket.io-client (µs)",
+    "handshakes": "load generator CPU per connect, minimal client (µs)",
 }
 
 
@@ -232,7 +240,9 @@ class Server:
 
 
 def loadgen(workload: str, url: str, args: list[str], timeout: float = 120) -> dict:
-    """Run one workload of the Node load generator and return its JSON result."""
+    """Run one workload of the Node load generator and return its JSON result, with the CPU
+    seconds (user + system) the generator used as ``client_cpu``."""
+    before = _children_cpu()
     result = subprocess.run(
         ["node", str(LOADGEN / "loadgen.js"), workload, url, *args, f"timeout={timeout:.0f}"],
         capture_output=True,
@@ -241,7 +251,16 @@ def loadgen(workload: str, url: str, args: list[str], timeout: float = 120) -> d
     )
     if result.returncode != 0:
         raise RuntimeError(f"loadgen {workload} failed: {result.stderr.strip()[-500:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    outcome: dict = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome["client_cpu"] = _children_cpu() - before
+    return outcome
+
+
+def _children_cpu() -> float:
+    """CPU seconds used so far by this process's waited-for children (the load generators;
+    servers are counted only once stopped, and never between two readings of one run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def idle_memory(server: Server, clients: int = 1000) -> float:
@@ -298,6 +317,8 @@ def measure(server: Server) -> dict[str, float | None]:
             operations = outcome["rate"] * outcome["seconds"]
             cpu = server.cpu_seconds() - cpu_before
             results[CPU_ROWS[workload]] = cpu / operations * 1e6 if operations else None
+            if workload in CLIENT_CPU_ROWS and operations:
+                results[CLIENT_CPU_ROWS[workload]] = outcome["client_cpu"] / operations * 1e6
         if workload == "latency":
             latency = outcome
         out_of_order += int(outcome.get("out_of_order", 0))
@@ -330,8 +351,9 @@ def run(names: list[str], rounds: int, upstream_python: str) -> dict[str, list[d
 def table(samples: dict[str, list[dict]]) -> str:
     """A Markdown table: medians per server, then ratios to upstream and to Node."""
     rows = [w[0] for w in WORKLOADS] + [IDLE_ROW, ORDER_ROW, *CPU_ROWS.values()]
+    rows += CLIENT_CPU_ROWS.values()
     lower_better = {w[0] for w in WORKLOADS if not w[5]} | {IDLE_ROW, ORDER_ROW}
-    lower_better |= set(CPU_ROWS.values())
+    lower_better |= set(CPU_ROWS.values()) | set(CLIENT_CPU_ROWS.values())
     names = list(samples)
     medians = {
         name: {row: _median([s.get(row) for s in runs]) for row in rows}
