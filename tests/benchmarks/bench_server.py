@@ -350,8 +350,8 @@ def run(names: list[str], rounds: int, upstream_python: str) -> dict[str, list[d
 
 def table(samples: dict[str, list[dict]]) -> str:
     """A Markdown table: medians per server, then ratios to upstream and to Node."""
-    rows = [w[0] for w in WORKLOADS] + [IDLE_ROW, ORDER_ROW, *CPU_ROWS.values()]
-    rows += CLIENT_CPU_ROWS.values()
+    rows = [w[0] for w in WORKLOADS]
+    rows += [IDLE_ROW, ORDER_ROW, *CPU_ROWS.values(), *CLIENT_CPU_ROWS.values()]
     lower_better = {w[0] for w in WORKLOADS if not w[5]} | {IDLE_ROW, ORDER_ROW}
     lower_better |= set(CPU_ROWS.values()) | set(CLIENT_CPU_ROWS.values())
     names = list(samples)
