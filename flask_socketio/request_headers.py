@@ -21,18 +21,22 @@ class RequestHeaders:
     """The headers of one request: ``get``/``getheader`` (first value), ``headers`` (raw
     lines), ``typeheader``, ``status`` (non-empty: the headers are malformed) and ``del``."""
 
-    __slots__ = ("_items", "status")
+    __slots__ = ("_items", "_first", "status")
 
     def __init__(self, items: list[tuple[str, str]], status: str = "") -> None:
         self._items = items
         self.status = status
+        #: lower-cased name -> first value, built on the first lookup (pywsgi and the
+        #: upgrade path look up about six names per request)
+        self._first: dict[str, str] | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
-        wanted = name.lower()
-        for key, value in self._items:
-            if key.lower() == wanted:
-                return value
-        return default
+        first = self._first
+        if first is None:
+            first = self._first = {}
+            for key, value in self._items:
+                first.setdefault(key.lower(), value)
+        return first.get(name.lower(), default)
 
     getheader = get
 
@@ -45,6 +49,7 @@ class RequestHeaders:
     def __delitem__(self, name: str) -> None:
         wanted = name.lower()
         self._items = [(k, v) for k, v in self._items if k.lower() != wanted]
+        self._first = None
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
