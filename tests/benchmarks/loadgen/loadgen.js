@@ -7,7 +7,7 @@
 //   broadcast  N clients join room r, one sends `count` bcast emits    -> deliveries/s
 //   rooms      `rooms` rooms of `size` clients, one sender per room    -> deliveries/s
 //              (both: `workers=K` receives in K processes, see roomTraffic)
-//   connects   `count` connect+disconnect, `concurrency` at a time     -> connects/s
+//   connects   `count` connect+disconnect, `concurrency` at a time     -> connects/s, CPU s
 //   handshakes the same with the minimal client of handshake.js         -> connects/s
 //   latency    one client, pairs of acked echoes sent back to back      -> p50/p99 ms
 //   idle       N idle clients; prints {"ready":N}, waits for a line on stdin, then closes
@@ -170,6 +170,7 @@ async function connects(session = async () => (await connect()).disconnect()) {
   const count = opt.count || 300;
   const concurrency = opt.concurrency || 10;
   let next = 0;
+  const cpu0 = process.cpuUsage();  // this process's own CPU over the connects, not its start-up
   const t0 = process.hrtime.bigint();
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < count) {
@@ -179,7 +180,8 @@ async function connects(session = async () => (await connect()).disconnect()) {
     }
   }));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { rate: count / seconds, seconds };
+  const cpu = process.cpuUsage(cpu0);
+  return { rate: count / seconds, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 async function latency() {
