@@ -8,7 +8,7 @@
 //   rooms      `rooms` rooms of `size` clients, one sender per room    -> deliveries/s
 //              (both: `workers=K` receives in K processes, see roomTraffic)
 //   connects   `count` connect+disconnect, `concurrency` at a time     -> connects/s, CPU s
-//   handshakes the same with the minimal client of handshake.js         -> connects/s
+//   handshakes the same with the minimal client of handshake.js         -> connects/s, CPU s
 //   latency    one client, pairs of acked echoes sent back to back      -> p50/p99 ms
 //   idle       N idle clients; prints {"ready":N}, waits for a line on stdin, then closes
 "use strict";
