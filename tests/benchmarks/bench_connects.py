@@ -57,7 +57,7 @@ def measure(
         cpu = server.cpu_seconds() - cpu
     finally:
         server.stop()
-    return outcome["rate"], cpu / count * 1e6, outcome["client_cpu"] / count * 1e6
+    return outcome["rate"], cpu / count * 1e6, outcome["cpu_seconds"] / count * 1e6
 
 
 def main() -> None:

@@ -11,8 +11,7 @@ clients receive in two Node processes (one process is one core). Memory is the s
 process's RSS growth over 1,000 idle clients, divided by 1,000. The server's CPU time per
 operation (from ``/proc``) is printed too: rates swing with whatever else the machine runs,
 CPU time per operation much less. The load generator's CPU per connect is printed as well: where
-it exceeds the server's, the two share the machine's cores and the connect rate says more about
-the client than about the server.
+the connect rate times it is one core, the client is saturated and the rate is the client's.
 
     python tests/benchmarks/bench_server.py [--rounds 3] [--servers project-gevent,upstream-gevent]
 
@@ -28,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import select
 import statistics
 import subprocess
@@ -240,11 +238,8 @@ class Server:
 
 
 def loadgen(workload: str, url: str, args: list[str], timeout: float = 120) -> dict:
-    """Run one workload of the Node load generator and return its JSON result, with the CPU
-    seconds (user + system) the generator used as ``client_cpu``: over the workload itself
-    where the generator reports it (``cpu_seconds``: the connects), else over its whole run,
-    Node's start-up (about 0.13 s) and any helper processes included."""
-    before = _children_cpu()
+    """Run one workload of the Node load generator and return its JSON result (the connects
+    include ``cpu_seconds``, the generator's own CPU over them, its start-up left out)."""
     result = subprocess.run(
         ["node", str(LOADGEN / "loadgen.js"), workload, url, *args, f"timeout={timeout:.0f}"],
         capture_output=True,
@@ -253,16 +248,7 @@ def loadgen(workload: str, url: str, args: list[str], timeout: float = 120) -> d
     )
     if result.returncode != 0:
         raise RuntimeError(f"loadgen {workload} failed: {result.stderr.strip()[-500:]}")
-    outcome: dict = json.loads(result.stdout.strip().splitlines()[-1])
-    outcome["client_cpu"] = outcome.get("cpu_seconds", _children_cpu() - before)
-    return outcome
-
-
-def _children_cpu() -> float:
-    """CPU seconds used so far by this process's waited-for children (the load generators;
-    servers are counted only once stopped, and never between two readings of one run)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def idle_memory(server: Server, clients: int = 1000) -> float:
@@ -320,7 +306,7 @@ def measure(server: Server) -> dict[str, float | None]:
             cpu = server.cpu_seconds() - cpu_before
             results[CPU_ROWS[workload]] = cpu / operations * 1e6 if operations else None
             if workload in CLIENT_CPU_ROWS and operations:
-                results[CLIENT_CPU_ROWS[workload]] = outcome["client_cpu"] / operations * 1e6
+                results[CLIENT_CPU_ROWS[workload]] = outcome["cpu_seconds"] / operations * 1e6
         if workload == "latency":
             latency = outcome
         out_of_order += int(outcome.get("out_of_order", 0))
