@@ -95,6 +95,12 @@ CLIENT_CPU_ROWS = {
     "connects": "load generator CPU per connect, socket.io-client (µs)",
     "handshakes": "load generator CPU per connect, minimal client (µs)",
 }
+#: workload -> row of the load generator's CPU seconds per second of the run: near 1.0 means
+#: its one Node process was saturated, so the rate is the client's, whatever the server
+CLIENT_BUSY_ROWS = {
+    "connects": "load generator cores busy, socket.io-client connects",
+    "handshakes": "load generator cores busy, minimal client connects",
+}
 
 
 # -- the Python server (run as a subprocess, under this project or upstream) ---------------------
@@ -307,6 +313,7 @@ def measure(server: Server) -> dict[str, float | None]:
             results[CPU_ROWS[workload]] = cpu / operations * 1e6 if operations else None
             if workload in CLIENT_CPU_ROWS and operations:
                 results[CLIENT_CPU_ROWS[workload]] = outcome["cpu_seconds"] / operations * 1e6
+                results[CLIENT_BUSY_ROWS[workload]] = outcome["cpu_seconds"] / outcome["seconds"]
         if workload == "latency":
             latency = outcome
         out_of_order += int(outcome.get("out_of_order", 0))
@@ -340,6 +347,8 @@ def table(samples: dict[str, list[dict]]) -> str:
     """A Markdown table: medians per server, then ratios to upstream and to Node."""
     rows = [w[0] for w in WORKLOADS]
     rows += [IDLE_ROW, ORDER_ROW, *CPU_ROWS.values(), *CLIENT_CPU_ROWS.values()]
+    rows += CLIENT_BUSY_ROWS.values()
+    unranked = {ORDER_ROW, *CLIENT_BUSY_ROWS.values()}  # no "better" side: no ratio
     lower_better = {w[0] for w in WORKLOADS if not w[5]} | {IDLE_ROW, ORDER_ROW}
     lower_better |= set(CPU_ROWS.values()) | set(CLIENT_CPU_ROWS.values())
     names = list(samples)
@@ -365,7 +374,7 @@ def table(samples: dict[str, list[dict]]) -> str:
             a, b = medians[ours][row], medians[theirs][row]
             if a is None or b is None:
                 cells.append("-")
-            elif row == ORDER_ROW:
+            elif row in unranked:
                 cells.append("")
             elif row in lower_better:  # a ratio above 1 always means "this project is better"
                 cells.append(f"{b / a:.2f}x" if a else "-")
